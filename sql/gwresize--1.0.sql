@@ -1,0 +1,110 @@
+/* gwresize--1.0.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION gwresize" to load this file. \quit
+
+-- The foreign-data wrapper: servers are accounts and regions, user mappings
+-- hold credentials.  It has no handler: it wraps no tables.
+CREATE FUNCTION @extschema@.gw_fdw_validator(text[], oid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'gw_fdw_validator'
+LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER gwresize
+  VALIDATOR @extschema@.gw_fdw_validator;
+
+COMMENT ON FOREIGN DATA WRAPPER gwresize IS
+  'cloud API gateway accounts: one server per provider account and region, credentials in user mappings';
+
+-- The audit: one row per requested call, written only by the extension.
+CREATE TABLE @extschema@.gw_audit (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    provider        text NOT NULL CHECK (provider IN ('aliyun', 'huawei')),
+    server_name     text NOT NULL,
+    instance_id     text NOT NULL,
+    target_spec     text NOT NULL,
+    params          jsonb NOT NULL,
+    request         jsonb,
+    client_token    text,
+    mode            text NOT NULL CHECK (mode IN ('sync', 'async')),
+    status          text NOT NULL CHECK (status IN ('queued', 'sending', 'accepted',
+                        'failed', 'unknown', 'cancelled', 'succeeded', 'resize_failed')),
+    attempts        integer NOT NULL DEFAULT 0,
+    requested_by    name NOT NULL,
+    requested_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    sent_at         timestamptz,
+    answered_at     timestamptz,
+    finished_at     timestamptz,
+    http_status     integer,
+    request_id      text,
+    job_id          text,
+    error_code      text,
+    error_message   text,
+    response        jsonb,
+    next_attempt_at timestamptz,
+    last_polled_at  timestamptz,
+    instance_state  jsonb
+);
+
+-- one open resize per instance: the guarantee, enforced by the index
+CREATE UNIQUE INDEX gw_audit_open_instance
+    ON @extschema@.gw_audit (provider, instance_id)
+    WHERE status IN ('queued', 'sending', 'unknown');
+
+-- what the worker scans for: rows not yet final
+CREATE INDEX gw_audit_pending
+    ON @extschema@.gw_audit (status, id)
+    WHERE status IN ('queued', 'sending', 'unknown', 'accepted');
+
+CREATE INDEX gw_audit_instance
+    ON @extschema@.gw_audit (instance_id, requested_at);
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.gw_audit', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.gw_audit_id_seq', '');
+
+REVOKE ALL ON @extschema@.gw_audit FROM PUBLIC;
+
+COMMENT ON TABLE @extschema@.gw_audit IS
+  'gwresize: one row per requested gateway resize, with its request (secrets masked), answer and outcome';
+COMMENT ON COLUMN @extschema@.gw_audit.params IS 'every request parameter, secrets masked';
+COMMENT ON COLUMN @extschema@.gw_audit.request IS 'method, URL, headers and body of the last attempt, secrets and signatures masked';
+COMMENT ON COLUMN @extschema@.gw_audit.client_token IS 'Alibaba idempotency Token; NULL for Huawei';
+COMMENT ON COLUMN @extschema@.gw_audit.status IS 'queued, sending, accepted, failed, unknown, cancelled, then succeeded or resize_failed once tracked';
+COMMENT ON COLUMN @extschema@.gw_audit.attempts IS 'HTTP attempts made for the resize call';
+COMMENT ON COLUMN @extschema@.gw_audit.response IS 'the provider''s last response body (bounded size)';
+COMMENT ON COLUMN @extschema@.gw_audit.next_attempt_at IS 'when a queued or retried call is next sent';
+COMMENT ON COLUMN @extschema@.gw_audit.last_polled_at IS 'when the instance was last read while tracking the resize';
+COMMENT ON COLUMN @extschema@.gw_audit.instance_state IS 'the instance as last observed (spec, status)';
+
+-- The SQL functions
+CREATE FUNCTION @extschema@.gw_modify_spec(
+    instance_id text,
+    instance_spec text,
+    modify_action text DEFAULT 'UPGRADE',
+    auto_pay boolean DEFAULT false,
+    skip_wait_switch boolean DEFAULT false,
+    token text DEFAULT NULL,
+    server name DEFAULT NULL,
+    dry_run boolean DEFAULT false)
+RETURNS @extschema@.gw_audit
+AS 'MODULE_PATHNAME', 'gw_modify_spec'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.gw_modify_spec(text, text, text, boolean, boolean, text, name, boolean) IS
+  'resize an Alibaba Cloud API Gateway instance (ModifyInstanceSpec); returns the committed audit row';
+
+CREATE FUNCTION @extschema@.gw_resize(
+    instance_id text,
+    spec_id text,
+    server name DEFAULT NULL,
+    dry_run boolean DEFAULT false)
+RETURNS @extschema@.gw_audit
+AS 'MODULE_PATHNAME', 'gw_resize'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.gw_resize(text, text, name, boolean) IS
+  'resize a pay-per-use Huawei Cloud APIG gateway (postpaid-resize, upgrades only); returns the committed audit row';
+
+REVOKE ALL ON FUNCTION @extschema@.gw_modify_spec(text, text, text, boolean, boolean, text, name, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.gw_resize(text, text, name, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.gw_fdw_validator(text[], oid) FROM PUBLIC;

@@ -1,0 +1,233 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit.c
+ *	  Every write to gw_audit.  Statements bind every value; callers run
+ *	  them inside their own transaction with SPI connected, as a role that
+ *	  owns the table (the worker's bootstrap superuser, or a backend that
+ *	  switched to the table owner).
+ *
+ * Copyright (c) 2026, gwresize developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "gwresize.h"
+
+/*
+ * extension_schema
+ *		The schema gwresize is installed in (get_extension_schema is not
+ *		exported before PostgreSQL 16).
+ */
+static Oid
+extension_schema(Oid extoid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			nsp = InvalidOid;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return nsp;
+}
+
+/*
+ * gw_audit_table
+ *		The schema-qualified, quoted name of gw_audit, or NULL when the
+ *		extension is not installed in this database.
+ */
+const char *
+gw_audit_table(void)
+{
+	Oid			ext = get_extension_oid("gwresize", true);
+	Oid			nsp;
+
+	if (!OidIsValid(ext))
+		return NULL;
+	nsp = extension_schema(ext);
+	return quote_qualified_identifier(get_namespace_name(nsp), "gw_audit");
+}
+
+/*
+ * gw_audit_relid
+ *		gw_audit's OID, or InvalidOid when the extension is not installed.
+ */
+Oid
+gw_audit_relid(void)
+{
+	Oid			ext = get_extension_oid("gwresize", true);
+
+	if (!OidIsValid(ext))
+		return InvalidOid;
+	return get_relname_relid("gw_audit", extension_schema(ext));
+}
+
+/*
+ * gw_audit_owner
+ *		The role that owns gw_audit: the extension's writes run as it.
+ */
+Oid
+gw_audit_owner(void)
+{
+	HeapTuple	tp;
+	Oid			owner;
+	Oid			relid = gw_audit_relid();
+
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
+	ReleaseSysCache(tp);
+	return owner;
+}
+
+static Datum
+text_or_null(const char *s, char *nulls, int i)
+{
+	nulls[i] = s ? ' ' : 'n';
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+/*
+ * gw_audit_insert
+ *		Insert a row in status status ('sending' from the worker, 'queued'
+ *		from a caller's transaction).  Returns its id, or 0 when the
+ *		instance already has an open row, whose id goes to *conflict_id.
+ */
+int64
+gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
+				const char *params_json, const char *request_json,
+				const char *requested_by, int64 *conflict_id)
+{
+	const char *tbl = gw_audit_table();
+	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, NAMEOID};
+	Datum		values[9];
+	char		nulls[10] = "         ";
+	bool		isnull;
+	char	   *sql;
+	int			rc;
+	NameData	who;
+
+	values[0] = CStringGetTextDatum(gw_provider_name(call->provider));
+	values[1] = CStringGetTextDatum(server->name);
+	values[2] = CStringGetTextDatum(call->instance_id);
+	values[3] = CStringGetTextDatum(call->spec);
+	values[4] = CStringGetTextDatum(params_json);
+	values[5] = text_or_null(request_json, nulls, 5);
+	values[6] = text_or_null(call->provider == GW_ALIYUN ? call->token : NULL,
+							 nulls, 6);
+	values[7] = CStringGetTextDatum(status);
+	namestrcpy(&who, requested_by);
+	values[8] = NameGetDatum(&who);
+
+	sql = psprintf("INSERT INTO %s AS a (provider, server_name, instance_id, target_spec,"
+				   " params, request, client_token, mode, status, requested_by, sent_at)"
+				   " VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, '%s', $8, $9,"
+				   " CASE WHEN $8 = 'sending' THEN clock_timestamp() END)"
+				   " ON CONFLICT (provider, instance_id)"
+				   " WHERE status IN ('queued', 'sending', 'unknown') DO NOTHING"
+				   " RETURNING id",
+				   tbl, call->async ? "async" : "sync");
+	rc = SPI_execute_with_args(sql, 9, types, values, nulls, false, 1);
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not insert into gw_audit: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+		return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+
+	/* the instance has an open resize: find it for the message */
+	sql = psprintf("SELECT id FROM %s WHERE provider = $1 AND instance_id = $2"
+				   " AND status IN ('queued', 'sending', 'unknown')", tbl);
+	rc = SPI_execute_with_args(sql, 2, types, values, NULL, false, 1);
+	*conflict_id = (rc == SPI_OK_SELECT && SPI_processed == 1) ?
+		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 1, &isnull)) : 0;
+	return 0;
+}
+
+/*
+ * gw_audit_finish_call
+ *		Record the provider's answer (or the transport's failure).
+ */
+void
+gw_audit_finish_call(int64 id, const char *status, int attempts,
+					 long http_status, const GwOutcome *out)
+{
+	Oid			types[10] = {INT8OID, TEXTOID, INT4OID, INT4OID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[10];
+	char		nulls[11] = "          ";
+	int			rc;
+
+	types[9] = TEXTOID;
+	values[0] = Int64GetDatum(id);
+	values[1] = CStringGetTextDatum(status);
+	values[2] = Int32GetDatum(attempts);
+	values[3] = Int32GetDatum((int32) http_status);
+	if (http_status == 0)
+		nulls[3] = 'n';
+	values[4] = text_or_null(out->request_id, nulls, 4);
+	values[5] = text_or_null(out->job_id, nulls, 5);
+	values[6] = text_or_null(out->verdict == GW_VERDICT_OK ? NULL : out->error_code,
+							 nulls, 6);
+	values[7] = text_or_null(out->verdict == GW_VERDICT_OK ? NULL : out->error_message,
+							 nulls, 7);
+	values[8] = text_or_null(out->response_json, nulls, 8);
+	values[9] = text_or_null(out->request_json, nulls, 9);
+
+	rc = SPI_execute_with_args(psprintf("UPDATE %s SET status = $2, attempts = $3,"
+										" answered_at = clock_timestamp(), http_status = $4,"
+										" request_id = $5, job_id = $6, error_code = $7,"
+										" error_message = $8, response = $9::jsonb,"
+										" request = coalesce($10::jsonb, request)"
+										" WHERE id = $1",
+										gw_audit_table()),
+							   10, types, values, nulls, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not update gw_audit: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * gw_audit_reconcile_sending
+ *		Rows a crash or restart left in 'sending' become 'unknown': whether
+ *		the provider saw them cannot be known from here.  Returns how many.
+ */
+int
+gw_audit_reconcile_sending(void)
+{
+	int			rc;
+
+	rc = SPI_execute(psprintf("UPDATE %s SET status = 'unknown',"
+							  " error_code = 'WorkerRestarted',"
+							  " error_message = 'the worker stopped while the call was in flight'"
+							  " WHERE status = 'sending'", gw_audit_table()),
+					 false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not update gw_audit: %s", SPI_result_code_string(rc));
+	return (int) SPI_processed;
+}

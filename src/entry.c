@@ -1,0 +1,598 @@
+/*-------------------------------------------------------------------------
+ *
+ * entry.c
+ *	  The SQL functions: argument checks, hand-off to the worker, waiting
+ *	  for its answer, and the returned gw_audit row.
+ *
+ * Every argument is checked before anything is recorded or sent.  A
+ * synchronous call is handed to the worker through a shared-memory slot;
+ * the caller sleeps on its latch, so a cancel or statement_timeout ends
+ * the wait at once while the worker goes on to record the true outcome.
+ *
+ * Copyright (c) 2026, gwresize developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/jsonb.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "gwresize.h"
+
+PG_FUNCTION_INFO_V1(gw_modify_spec);
+PG_FUNCTION_INFO_V1(gw_resize);
+
+static const char *const huawei_specs[] = {
+	"BASIC", "PROFESSIONAL", "ENTERPRISE", "PLATINUM",
+	"BASIC_IPV6", "PROFESSIONAL_IPV6", "ENTERPRISE_IPV6", "PLATINUM_IPV6",
+	"PLATINUM_X2", "PLATINUM_X3", "PLATINUM_X4", "PLATINUM_X5",
+	"PLATINUM_X6", "PLATINUM_X7", "PLATINUM_X8",
+	NULL
+};
+
+/* the slot this backend waits on, for the exit callback */
+static int	my_slot = -1;
+static uint64 my_ticket = 0;
+static bool exit_cb_registered = false;
+
+/* ---- argument checks ---- */
+
+static char *
+arg_text(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+static bool
+arg_bool(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+	return PG_GETARG_BOOL(n);
+}
+
+/* instance and project ids: 1 to 64 letters, digits, '-' or '_' */
+static void
+check_id(const char *name, const char *v, char *dst)
+{
+	size_t		len = strlen(v);
+	const char *p;
+
+	for (p = v; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			  (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+			break;
+	if (len == 0 || len > GW_ID_MAXLEN || *p != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s", name),
+				 errdetail("An id is 1 to %d letters, digits, '-' or '_'; this one is %zu bytes%s.",
+						   GW_ID_MAXLEN, len,
+						   len > 0 && *p != '\0' ? " with other characters" : "")));
+	strlcpy(dst, v, GW_ID_MAXLEN + 1);
+}
+
+/* Alibaba specs: api.<family>.<size>, lower-case letters and digits */
+static void
+check_aliyun_spec(const char *v, char *dst)
+{
+	const char *p = v;
+	int			parts = 0;
+	bool		ok = strncmp(v, "api.", 4) == 0 && strlen(v) <= GW_SPEC_MAXLEN;
+
+	if (ok)
+	{
+		p = v + 4;
+		while (ok && *p)
+		{
+			int			n = 0;
+
+			while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
+				p++, n++;
+			ok = n > 0;
+			parts++;
+			if (*p == '.')
+				p++, ok = ok && *p != '\0';
+			else if (*p != '\0')
+				ok = false;
+		}
+		ok = ok && parts == 2;
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid instance_spec"),
+				 errdetail("An Alibaba Cloud API Gateway specification looks like api.<family>.<size>, such as api.s1.small or api.s2.large.")));
+	strlcpy(dst, v, GW_SPEC_MAXLEN + 1);
+}
+
+static void
+check_huawei_spec(const char *v, char *dst)
+{
+	int			i;
+
+	for (i = 0; huawei_specs[i]; i++)
+		if (strcmp(v, huawei_specs[i]) == 0)
+		{
+			strlcpy(dst, v, GW_SPEC_MAXLEN + 1);
+			return;
+		}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid spec_id"),
+			 errdetail("Huawei Cloud APIG editions are BASIC, PROFESSIONAL, ENTERPRISE, PLATINUM, their _IPV6 variants, and PLATINUM_X2 to PLATINUM_X8.")));
+}
+
+/* Token: 1 to 64 printable ASCII characters, no surrounding spaces */
+static void
+check_token(const char *v, char *dst)
+{
+	size_t		len = strlen(v);
+	const char *p;
+
+	for (p = v; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			break;
+	if (len == 0 || len > GW_TOKEN_MAXLEN || *p != '\0' ||
+		v[0] == ' ' || v[len - 1] == ' ')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid token"),
+				 errdetail("A token is 1 to %d printable ASCII characters without surrounding spaces.",
+						   GW_TOKEN_MAXLEN)));
+	strlcpy(dst, v, GW_TOKEN_MAXLEN + 1);
+}
+
+/* a fresh idempotency token: PostgreSQL's own random UUID */
+static void
+make_token(char *dst)
+{
+	Datum		uuid = OidFunctionCall0Coll(F_GEN_RANDOM_UUID, InvalidOid);
+
+	strlcpy(dst, DatumGetCString(DirectFunctionCall1(uuid_out, uuid)),
+			GW_TOKEN_MAXLEN + 1);
+}
+
+/* ---- prerequisites ---- */
+
+static void
+require_worker_setup(void)
+{
+	char	   *dbname;
+
+	if (gw_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("gwresize is not loaded through shared_preload_libraries"),
+				 errhint("Add gwresize to shared_preload_libraries in postgresql.conf and restart the server.")));
+	dbname = get_database_name(MyDatabaseId);
+	if (strcmp(dbname, gw_database_name) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the gwresize worker serves database \"%s\", not \"%s\"",
+						gw_database_name, dbname),
+				 errhint("Call the function in database \"%s\", or set gwresize.database_name and restart the server.",
+						 gw_database_name)));
+}
+
+/* ---- reading gw_audit as its owner ---- */
+
+/*
+ * fetch_row
+ *		Fetch gw_audit row id with the latest snapshot (it was committed by
+ *		the worker after our snapshot was taken), as the table's owner: the
+ *		caller needs no privilege on the table.  Returns a tuple shaped as
+ *		the function's result type.
+ */
+static HeapTuple
+fetch_row(FunctionCallInfo fcinfo, int64 id, TupleDesc *desc_out)
+{
+	Oid			save_userid;
+	int			save_sec;
+	SPIPlanPtr	plan;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1];
+	TupleDesc	resdesc;
+	HeapTuple	result = NULL;
+	int			rc;
+
+	if (get_call_result_type(fcinfo, NULL, &resdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "function returning gw_audit called in an unexpected way");
+	resdesc = BlessTupleDesc(resdesc);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(gw_audit_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	SPI_connect();
+	plan = SPI_prepare(psprintf("SELECT * FROM %s WHERE id = $1", gw_audit_table()),
+					   1, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare gw_audit lookup: %s",
+			 SPI_result_code_string(SPI_result));
+	args[0] = Int64GetDatum(id);
+	rc = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
+							  InvalidSnapshot, true, false, 1);
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		int			natts = resdesc->natts;
+		Datum	   *values = palloc(natts * sizeof(Datum));
+		bool	   *nulls = palloc(natts * sizeof(bool));
+
+		heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+						  values, nulls);
+		/* SPI_copytuple puts the result in the caller's context */
+		result = SPI_copytuple(heap_form_tuple(resdesc, values, nulls));
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (result == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("gw_audit row %lld is missing", (long long) id)));
+	*desc_out = resdesc;
+	return result;
+}
+
+static char *
+col_text(HeapTuple tup, TupleDesc desc, const char *name)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, SPI_fnumber(desc, name), desc, &isnull);
+
+	if (isnull)
+		return NULL;
+	if (TupleDescAttr(desc, SPI_fnumber(desc, name) - 1)->atttypid == INT4OID)
+		return psprintf("%d", DatumGetInt32(d));
+	return TextDatumGetCString(d);
+}
+
+/*
+ * raise_if_failed
+ *		A row whose call did not succeed becomes an ERROR whose DETAIL holds
+ *		the provider's code, message and request id and the row's id.
+ */
+static void
+raise_if_failed(HeapTuple tup, TupleDesc desc, int64 id)
+{
+	char	   *status = col_text(tup, desc, "status");
+	char	   *code,
+			   *msg,
+			   *rid,
+			   *http,
+			   *inst,
+			   *provider,
+			   *attempts;
+	int			sqlstate;
+	int			status_code;
+
+	if (strcmp(status, "failed") != 0 && strcmp(status, "unknown") != 0)
+		return;
+	code = col_text(tup, desc, "error_code");
+	msg = col_text(tup, desc, "error_message");
+	rid = col_text(tup, desc, "request_id");
+	http = col_text(tup, desc, "http_status");
+	inst = col_text(tup, desc, "instance_id");
+	provider = col_text(tup, desc, "provider");
+	attempts = col_text(tup, desc, "attempts");
+	status_code = http ? atoi(http) : 0;
+
+	if (status_code == 0 || status_code >= 500)
+		sqlstate = ERRCODE_CONNECTION_FAILURE;
+	else if (status_code == 429 || (code && strstr(code, "Throttling")))
+		sqlstate = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
+	else if (status_code == 401 || status_code == 403 ||
+			 (code && (strstr(code, "Signature") || strstr(code, "AccessKey") ||
+					   strstr(code, "SecurityToken") || strstr(code, "TimeStamp"))))
+		sqlstate = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+	else
+		sqlstate = ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
+
+	if (strcmp(status, "unknown") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("the outcome of the resize of instance \"%s\" is unknown", inst),
+				 errdetail("The gwresize worker restarted while the call was in flight; gw_audit row %lld will be reconciled.",
+						   (long long) id)));
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 status_code == 0 ?
+			 errmsg("%s call for instance \"%s\" failed after %s attempt(s)",
+					provider, inst, attempts) :
+			 errmsg("%s rejected the resize of instance \"%s\"", provider, inst),
+			 errdetail_internal("Code: %s. Message: %s. Request id: %s. HTTP status: %s. gw_audit row: %lld.",
+								code ? code : "none", msg ? msg : "none",
+								rid ? rid : "none", http ? http : "none",
+								(long long) id)));
+}
+
+/* ---- hand-off and waiting ---- */
+
+static void
+abandon_slot(void)
+{
+	GwSlot	   *slot;
+
+	if (my_slot < 0)
+		return;
+	slot = &gw_shared->slots[my_slot];
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	if (slot->ticket == my_ticket)
+	{
+		if (slot->state == GW_SLOT_DONE || slot->state == GW_SLOT_SUBMITTED)
+			slot->state = GW_SLOT_FREE; /* nothing recorded yet, or all done */
+		else if (slot->state == GW_SLOT_CLAIMED)
+			slot->abandoned = true; /* the worker frees it */
+	}
+	LWLockRelease(gw_shared->lock);
+	my_slot = -1;
+}
+
+static void
+abandon_slot_at_exit(int code, Datum arg)
+{
+	abandon_slot();
+}
+
+/*
+ * submit_and_wait
+ *		Hand call to the worker and sleep until it answers.  Returns the
+ *		audit row's id; a call the worker could not record raises its error.
+ */
+static int64
+submit_and_wait(const GwCall *call)
+{
+	int			i;
+	GwSlot	   *slot = NULL;
+	int64		audit_id = 0;
+	int			sqlerrcode = 0;
+	char		errmsg_buf[GW_ERRMSG_MAXLEN];
+
+	if (!exit_cb_registered)
+	{
+		before_shmem_exit(abandon_slot_at_exit, (Datum) 0);
+		exit_cb_registered = true;
+	}
+
+	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < gw_shared->nslots; i++)
+		if (gw_shared->slots[i].state == GW_SLOT_FREE)
+		{
+			slot = &gw_shared->slots[i];
+			memcpy(&slot->call, call, sizeof(GwCall));
+			slot->abandoned = false;
+			slot->caller_procno = MyProc->pgprocno;
+			slot->ticket = gw_shared->next_ticket++;
+			slot->audit_id = 0;
+			slot->sqlerrcode = 0;
+			slot->errmsg[0] = '\0';
+			slot->state = GW_SLOT_SUBMITTED;
+			my_slot = i;
+			my_ticket = slot->ticket;
+			break;
+		}
+	LWLockRelease(gw_shared->lock);
+	if (slot == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many gwresize calls are waiting"),
+				 errdetail("All %d slots for synchronous calls are in use.",
+						   gw_shared->nslots),
+				 errhint("Retry, use the _async functions, or raise gwresize.max_pending.")));
+
+	gw_wake_worker();
+
+	PG_TRY();
+	{
+		for (;;)
+		{
+			bool		done;
+
+			LWLockAcquire(gw_shared->lock, LW_SHARED);
+			done = slot->state == GW_SLOT_DONE;
+			if (done)
+			{
+				audit_id = slot->audit_id;
+				sqlerrcode = slot->sqlerrcode;
+				strlcpy(errmsg_buf, slot->errmsg, sizeof(errmsg_buf));
+			}
+			LWLockRelease(gw_shared->lock);
+			if (done)
+				break;
+
+			(void) WaitLatch(MyLatch,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 1000L, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	PG_CATCH();
+	{
+		abandon_slot();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	abandon_slot();				/* frees the slot */
+
+	if (audit_id == 0)
+		ereport(ERROR,
+				(errcode(sqlerrcode ? sqlerrcode : ERRCODE_INTERNAL_ERROR),
+				 errmsg("%s", errmsg_buf)));
+	return audit_id;
+}
+
+/* ---- dry run ---- */
+
+static void
+set_col(TupleDesc desc, Datum *values, bool *nulls, const char *name, Datum v)
+{
+	int			attno = SPI_fnumber(desc, name);
+
+	if (attno <= 0)
+		elog(ERROR, "gw_audit has no column \"%s\"", name);
+	values[attno - 1] = v;
+	nulls[attno - 1] = false;
+}
+
+static Datum
+jsonb_datum(const char *json)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
+}
+
+/*
+ * dry_run_row
+ *		The row a call would write, status 'dry_run', with the exact request
+ *		(secrets and signature masked).  Nothing is sent or written.
+ */
+static Datum
+dry_run_row(FunctionCallInfo fcinfo, GwServer *server, GwCreds *creds,
+			const GwCall *call)
+{
+	TupleDesc	desc;
+	Datum	   *values;
+	bool	   *nulls;
+	GwHttpRequest *req;
+	StringInfoData rj;
+	int			i;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "function returning gw_audit called in an unexpected way");
+	desc = BlessTupleDesc(desc);
+	values = palloc0(desc->natts * sizeof(Datum));
+	nulls = palloc(desc->natts * sizeof(bool));
+	for (i = 0; i < desc->natts; i++)
+		nulls[i] = true;
+
+	req = gw_build_request(server, creds, NULL, GW_OP_RESIZE, call);
+	initStringInfo(&rj);
+	gw_request_json(&rj, req);
+
+	set_col(desc, values, nulls, "provider",
+			CStringGetTextDatum(gw_provider_name(call->provider)));
+	set_col(desc, values, nulls, "server_name", CStringGetTextDatum(server->name));
+	set_col(desc, values, nulls, "instance_id", CStringGetTextDatum(call->instance_id));
+	set_col(desc, values, nulls, "target_spec", CStringGetTextDatum(call->spec));
+	set_col(desc, values, nulls, "params", jsonb_datum(gw_params_json(call, server)));
+	set_col(desc, values, nulls, "request", jsonb_datum(rj.data));
+	if (call->provider == GW_ALIYUN)
+		set_col(desc, values, nulls, "client_token", CStringGetTextDatum(call->token));
+	set_col(desc, values, nulls, "mode", CStringGetTextDatum("sync"));
+	set_col(desc, values, nulls, "status", CStringGetTextDatum("dry_run"));
+	set_col(desc, values, nulls, "attempts", Int32GetDatum(0));
+	set_col(desc, values, nulls, "requested_by",
+			DirectFunctionCall1(namein,
+								CStringGetDatum(GetUserNameFromId(GetUserId(), false))));
+	set_col(desc, values, nulls, "requested_at",
+			TimestampTzGetDatum(GetCurrentTimestamp()));
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+/* ---- the common path ---- */
+
+static Datum
+run_call(FunctionCallInfo fcinfo, GwCall *call, const char *servername,
+		 bool dry_run)
+{
+	GwServer   *server;
+	GwCreds    *creds;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	int64		id;
+
+	require_worker_setup();
+	call->userid = GetUserId();
+	server = gw_lookup_server(servername, call->provider, call->userid);
+	creds = gw_get_creds(server, call->userid);
+	call->serverid = server->serverid;
+
+	if (dry_run)
+		return dry_run_row(fcinfo, server, creds, call);
+
+	id = submit_and_wait(call);
+	tup = fetch_row(fcinfo, id, &desc);
+	raise_if_failed(tup, desc, id);
+	return HeapTupleGetDatum(tup);
+}
+
+/*
+ * gw_modify_spec(instance_id, instance_spec, modify_action, auto_pay,
+ *				  skip_wait_switch, token, server, dry_run) RETURNS gw_audit
+ */
+Datum
+gw_modify_spec(PG_FUNCTION_ARGS)
+{
+	GwCall		call;
+	char	   *action;
+	char	   *server = NULL;
+	bool		dry_run;
+
+	memset(&call, 0, sizeof(call));
+	call.provider = GW_ALIYUN;
+	check_id("instance_id", arg_text(fcinfo, 0, "instance_id"), call.instance_id);
+	check_aliyun_spec(arg_text(fcinfo, 1, "instance_spec"), call.spec);
+	action = arg_text(fcinfo, 2, "modify_action");
+	if (pg_strcasecmp(action, "UPGRADE") == 0)
+		strlcpy(call.action, "UPGRADE", sizeof(call.action));
+	else if (pg_strcasecmp(action, "DOWNGRADE") == 0)
+		strlcpy(call.action, "DOWNGRADE", sizeof(call.action));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid modify_action"),
+				 errhint("Valid values are 'UPGRADE' and 'DOWNGRADE'.")));
+	call.auto_pay = arg_bool(fcinfo, 3, "auto_pay");
+	call.skip_wait_switch = arg_bool(fcinfo, 4, "skip_wait_switch");
+	if (PG_ARGISNULL(5))
+		make_token(call.token);
+	else
+		check_token(text_to_cstring(PG_GETARG_TEXT_PP(5)), call.token);
+	if (!PG_ARGISNULL(6))
+		server = NameStr(*PG_GETARG_NAME(6));
+	dry_run = arg_bool(fcinfo, 7, "dry_run");
+
+	return run_call(fcinfo, &call, server, dry_run);
+}
+
+/*
+ * gw_resize(instance_id, spec_id, server, dry_run) RETURNS gw_audit
+ */
+Datum
+gw_resize(PG_FUNCTION_ARGS)
+{
+	GwCall		call;
+	char	   *server = NULL;
+	bool		dry_run;
+
+	memset(&call, 0, sizeof(call));
+	call.provider = GW_HUAWEI;
+	check_id("instance_id", arg_text(fcinfo, 0, "instance_id"), call.instance_id);
+	check_huawei_spec(arg_text(fcinfo, 1, "spec_id"), call.spec);
+	if (!PG_ARGISNULL(2))
+		server = NameStr(*PG_GETARG_NAME(2));
+	dry_run = arg_bool(fcinfo, 3, "dry_run");
+
+	return run_call(fcinfo, &call, server, dry_run);
+}

@@ -1,0 +1,270 @@
+/*-------------------------------------------------------------------------
+ *
+ * gwresize.h
+ *	  Private declarations shared by the files of the gwresize extension.
+ *
+ * The path of a call, by file:
+ *	 entry.c (SQL functions: argument checks, hand-off, waiting)
+ *	 -> option.c (foreign server and user mapping: GwServer, GwCreds)
+ *	 -> aliyun.c / huawei.c (build and sign a GwHttpRequest, judge the answer),
+ *		over request.c (what both share) and sign.c (signature schemes)
+ *	 -> http.c (libcurl multi transport) driven by worker.c
+ *	 -> audit.c (every write to gw_audit).
+ *	 gwresize.c holds _PG_init, the settings and the shared memory.
+ *
+ * Copyright (c) 2026, gwresize developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GWRESIZE_H
+#define GWRESIZE_H
+
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "utils/jsonb.h"
+
+#include "sign.h"
+
+#define GW_ID_MAXLEN		64	/* instance and project ids */
+#define GW_SPEC_MAXLEN		64
+#define GW_TOKEN_MAXLEN		64
+#define GW_NAME_MAXLEN		64	/* NAMEDATALEN */
+#define GW_ERRMSG_MAXLEN	512
+#define GW_RESPONSE_KEEP	(64 * 1024) /* response bytes stored in gw_audit */
+#define GW_RESPONSE_MAX		(1024 * 1024)	/* a larger body aborts the call */
+
+typedef enum GwProvider
+{
+	GW_ALIYUN = 1,
+	GW_HUAWEI = 2
+} GwProvider;
+
+typedef enum GwOp
+{
+	GW_OP_RESIZE = 0,			/* ModifyInstanceSpec / postpaid-resize */
+	GW_OP_DESCRIBE,				/* DescribeInstances / instance query */
+	GW_OP_IAM_TOKEN				/* Huawei IAM token */
+} GwOp;
+
+/* A foreign server of ours, options resolved and defaults applied. */
+typedef struct GwServer
+{
+	Oid			serverid;
+	char	   *name;
+	GwProvider	provider;
+	char	   *region;
+	char	   *endpoint;		/* base URL, no trailing slash */
+	bool		rpc_signature;	/* aliyun: hmac-sha1 instead of ACS3 */
+	char	   *project_id;		/* huawei */
+	char	   *iam_endpoint;	/* huawei */
+	int			connect_timeout_ms;
+	int			timeout_ms;
+	int			max_retries;
+	double		requests_per_second;	/* 0: unlimited */
+	int			poll_interval_ms;
+	int			tracking_timeout_ms;
+} GwServer;
+
+/* Credentials from a user mapping.  Never logged, never stored. */
+typedef enum GwAuthKind
+{
+	GW_AUTH_ACS = 1,			/* aliyun access key (+ STS token) */
+	GW_AUTH_TOKEN,				/* huawei ready IAM token */
+	GW_AUTH_AKSK,				/* huawei AK/SK (+ security token) */
+	GW_AUTH_PASSWORD			/* huawei IAM user; token fetched and cached */
+} GwAuthKind;
+
+typedef struct GwCreds
+{
+	GwAuthKind	kind;
+	char	   *access_key;		/* aliyun access_key_id, huawei access_key */
+	char	   *secret;			/* aliyun access_key_secret, huawei secret_key */
+	char	   *security_token;
+	char	   *auth_token;
+	char	   *user_name;
+	char	   *password;
+	char	   *domain_name;
+} GwCreds;
+
+/* What a caller asked for: validated, fixed size, fits in shared memory. */
+typedef struct GwCall
+{
+	GwProvider	provider;
+	Oid			serverid;
+	Oid			userid;
+	bool		async;
+	char		instance_id[GW_ID_MAXLEN + 1];
+	char		spec[GW_SPEC_MAXLEN + 1];
+	char		action[16];		/* aliyun UPGRADE | DOWNGRADE */
+	bool		auto_pay;
+	bool		skip_wait_switch;
+	char		token[GW_TOKEN_MAXLEN + 1]; /* aliyun idempotency Token */
+} GwCall;
+
+typedef struct GwHeader
+{
+	char	   *name;
+	char	   *value;
+	bool		secret;			/* masked in every copy we show */
+} GwHeader;
+
+/* An HTTP request as it goes on the wire. */
+typedef struct GwHttpRequest
+{
+	const char *method;
+	char	   *url;
+	char	   *url_shown;		/* url with secrets and signatures masked */
+	List	   *headers;		/* of GwHeader */
+	char	   *body;
+	size_t		body_len;
+	char	   *body_shown;		/* body with secrets masked, if it has any */
+} GwHttpRequest;
+
+/* An HTTP answer, or a transport failure. */
+typedef struct GwHttpResponse
+{
+	int			curl_code;		/* CURLE_OK when an answer came */
+	char	   *curl_error;		/* transport error text */
+	long		http_status;
+	StringInfoData body;
+	bool		too_large;
+	char	   *request_id;		/* from the provider's header, if any */
+	char	   *retry_after;	/* Retry-After / x-acs-retry-after */
+	char	   *subject_token;	/* huawei IAM X-Subject-Token */
+} GwHttpResponse;
+
+typedef enum GwVerdict
+{
+	GW_VERDICT_OK = 0,			/* accepted */
+	GW_VERDICT_RETRY,			/* retryable failure */
+	GW_VERDICT_REFRESH_TOKEN,	/* huawei: token must be updated, once */
+	GW_VERDICT_FAIL				/* final failure */
+} GwVerdict;
+
+/* The judgement of one answer. */
+typedef struct GwOutcome
+{
+	GwVerdict	verdict;
+	char	   *error_code;
+	char	   *error_message;
+	char	   *request_id;
+	char	   *job_id;
+	char	   *response_json;	/* body as JSON text to store, or NULL */
+	char	   *request_json;	/* the last attempt's request, masked */
+	int			retry_after_ms; /* provider's hint, 0 if none */
+} GwOutcome;
+
+/* in gwresize.c */
+extern bool gw_allow_http;
+extern char *gw_ca_file;
+extern char *gw_database_name;
+extern int	gw_max_pending;
+extern int	gw_max_connections;
+
+typedef enum GwSlotState
+{
+	GW_SLOT_FREE = 0,
+	GW_SLOT_SUBMITTED,			/* caller filled it, worker not yet seen */
+	GW_SLOT_CLAIMED,			/* worker owns the call */
+	GW_SLOT_DONE				/* result filled in, caller may read */
+} GwSlotState;
+
+typedef struct GwSlot
+{
+	GwSlotState state;
+	bool		abandoned;		/* caller gave up waiting (cancel) */
+	int			caller_procno;
+	uint64		ticket;			/* distinguishes reuses of the slot */
+	GwCall		call;
+	/* result */
+	int64		audit_id;		/* 0 when no row was written */
+	int			sqlerrcode;		/* when audit_id == 0: why */
+	char		errmsg[GW_ERRMSG_MAXLEN];
+} GwSlot;
+
+typedef struct GwShared
+{
+	LWLock	   *lock;
+	pid_t		worker_pid;
+	int			worker_procno;	/* -1 when no worker */
+	uint64		next_ticket;
+	int			nslots;
+	GwSlot		slots[FLEXIBLE_ARRAY_MEMBER];
+} GwShared;
+
+extern GwShared *gw_shared;
+extern void gw_wake_worker(void);
+
+/* in option.c */
+extern GwServer *gw_get_server(Oid serverid);
+extern GwServer *gw_lookup_server(const char *name, GwProvider provider,
+								  Oid userid);
+extern GwCreds *gw_get_creds(GwServer *server, Oid userid);
+extern const char *gw_provider_name(GwProvider p);
+
+/* in request.c */
+extern void gw_add_header(GwHttpRequest *req, const char *name,
+						  const char *value, bool secret);
+extern char *gw_mask_id(const char *id);
+extern void gw_request_json(StringInfo buf, const GwHttpRequest *req);
+extern void gw_url_host(const char *url, StringInfo host, StringInfo path);
+extern char *gw_utc_now(const char *fmt);
+extern Jsonb *gw_json_parse(const char *body, int len);
+extern char *gw_json_get_text(Jsonb *jb, const char *key1,
+							  const char *key2);
+extern char *gw_response_for_audit(const GwHttpResponse *resp,
+								   Jsonb *parsed);
+extern void gw_transport_outcome(const GwHttpResponse *resp, GwOutcome *out);
+extern GwHttpRequest *gw_build_request(GwServer *server, GwCreds *creds,
+									   const char *iam_token, GwOp op,
+									   const GwCall *call);
+extern void gw_judge(GwProvider provider, const GwHttpResponse *resp,
+					 GwOp op, GwOutcome *out);
+extern char *gw_params_json(const GwCall *call, const GwServer *server);
+
+/* in aliyun.c */
+extern GwHttpRequest *aliyun_build_request(GwServer *server, GwCreds *creds,
+										   GwOp op, const GwCall *call);
+extern void aliyun_judge(const GwHttpResponse *resp, GwOutcome *out);
+extern void aliyun_params_json(StringInfo buf, const GwCall *call);
+
+/* in huawei.c */
+extern GwHttpRequest *huawei_build_request(GwServer *server, GwCreds *creds,
+										   const char *iam_token,
+										   GwOp op, const GwCall *call);
+extern void huawei_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out);
+extern void huawei_params_json(StringInfo buf, const GwCall *call,
+							   const GwServer *server);
+
+/* in http.c */
+typedef struct GwTransfer GwTransfer;
+typedef void (*GwTransferDone) (GwTransfer *t, void *arg);
+
+extern void gw_http_init(void);
+extern GwTransfer *gw_http_start(GwServer *server, GwHttpRequest *req,
+								 GwTransferDone done, void *arg);
+extern GwHttpResponse *gw_http_response(GwTransfer *t);
+extern void gw_http_release(GwTransfer *t);
+extern void gw_http_wait_and_dispatch(long timeout_ms);
+extern void gw_http_kick(void);
+extern int	gw_http_in_flight(void);
+
+/* in audit.c */
+extern const char *gw_audit_table(void);
+extern Oid	gw_audit_relid(void);
+extern Oid	gw_audit_owner(void);
+extern int64 gw_audit_insert(const GwCall *call, GwServer *server,
+							 const char *status, const char *params_json,
+							 const char *request_json, const char *requested_by,
+							 int64 *conflict_id);
+extern void gw_audit_finish_call(int64 id, const char *status, int attempts,
+								 long http_status, const GwOutcome *out);
+extern int	gw_audit_reconcile_sending(void);
+
+/* in worker.c */
+extern PGDLLEXPORT void gw_worker_main(Datum main_arg);
+
+#endif							/* GWRESIZE_H */

@@ -1,0 +1,438 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *	  The libcurl transport of the worker: one multi handle, many transfers
+ *	  at once, connections and TLS sessions reused.
+ *
+ * libcurl's sockets are kept in a private epoll set (CURLMOPT_SOCKETFUNCTION)
+ * whose descriptor sits in the worker's WaitEventSet beside its latch and
+ * postmaster death, so one wait covers new work, network readiness and
+ * curl's own timers (CURLMOPT_TIMERFUNCTION).  Every transfer has connect
+ * and total timeouts, speaks only http and https, follows no redirects,
+ * and verifies TLS peers against the system store or gwresize.ca_file.
+ * Nothing here logs a header or a body: they carry secrets.
+ *
+ * Copyright (c) 2026, gwresize developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "gwresize.h"
+
+struct GwTransfer
+{
+	CURL	   *easy;
+	struct curl_slist *headers;
+	MemoryContext cxt;			/* where the answer is accumulated */
+	GwHttpResponse resp;
+	GwTransferDone done;
+	void	   *arg;
+	char		errbuf[CURL_ERROR_SIZE];
+};
+
+static CURLM *multi = NULL;
+static CURLSH *share = NULL;
+static int	epfd = -1;
+static WaitEventSet *wait_set = NULL;
+static TimestampTz curl_deadline = 0;	/* 0: no curl timer pending */
+static int	in_flight = 0;
+
+static int
+socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct epoll_event ev;
+
+	if (what == CURL_POLL_REMOVE)
+	{
+		(void) epoll_ctl(epfd, EPOLL_CTL_DEL, s, NULL);
+		curl_multi_assign(multi, s, NULL);
+		return 0;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.data.fd = s;
+	if (what & CURL_POLL_IN)
+		ev.events |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev.events |= EPOLLOUT;
+	if (socketp == NULL)
+	{
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST)
+			(void) epoll_ctl(epfd, EPOLL_CTL_MOD, s, &ev);
+		curl_multi_assign(multi, s, (void *) 1);
+	}
+	else
+		(void) epoll_ctl(epfd, EPOLL_CTL_MOD, s, &ev);
+	return 0;
+}
+
+static int
+timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+	if (timeout_ms < 0)
+		curl_deadline = 0;
+	else
+		curl_deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													timeout_ms);
+	return 0;
+}
+
+static void
+gw_http_cleanup(int code, Datum arg)
+{
+	if (multi)
+		curl_multi_cleanup(multi);
+	if (share)
+		curl_share_cleanup(share);
+	multi = NULL;
+	share = NULL;
+	curl_global_cleanup();
+}
+
+/*
+ * gw_http_init
+ *		Set up libcurl for this process.  Called once by the worker.
+ */
+void
+gw_http_init(void)
+{
+	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not initialize libcurl")));
+	multi = curl_multi_init();
+	share = curl_share_init();
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (multi == NULL || share == NULL || epfd < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not initialize the HTTP transport: %m")));
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) gw_max_connections);
+	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) gw_max_connections);
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) gw_max_connections);
+	on_proc_exit(gw_http_cleanup, (Datum) 0);
+
+	wait_set = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(wait_set, WL_SOCKET_READABLE, epfd, NULL, NULL);
+}
+
+static size_t
+write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	GwTransfer *t = (GwTransfer *) userdata;
+	size_t		n = size * nmemb;
+	MemoryContext old;
+
+	if (t->resp.body.len + n > GW_RESPONSE_MAX)
+	{
+		t->resp.too_large = true;
+		return 0;				/* aborts the transfer */
+	}
+	old = MemoryContextSwitchTo(t->cxt);
+	appendBinaryStringInfo(&t->resp.body, ptr, n);
+	MemoryContextSwitchTo(old);
+	return n;
+}
+
+/* the value of "Name: value\r\n" when the line's name is name, else NULL */
+static char *
+header_value(const char *line, size_t len, const char *name)
+{
+	size_t		nlen = strlen(name);
+	const char *v;
+	const char *end = line + len;
+
+	if (len <= nlen || pg_strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+		return NULL;
+	v = line + nlen + 1;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	return pnstrdup(v, end - v);
+}
+
+static size_t
+header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
+{
+	GwTransfer *t = (GwTransfer *) userdata;
+	size_t		n = size * nitems;
+	MemoryContext old = MemoryContextSwitchTo(t->cxt);
+	char	   *v;
+
+	/* a new status line (after 100 Continue, say) starts a new answer */
+	if (n > 5 && strncmp(buffer, "HTTP/", 5) == 0)
+	{
+		t->resp.request_id = NULL;
+		t->resp.retry_after = NULL;
+		t->resp.subject_token = NULL;
+	}
+	else if ((v = header_value(buffer, n, "x-acs-request-id")) != NULL ||
+			 (v = header_value(buffer, n, "X-Request-Id")) != NULL)
+		t->resp.request_id = v;
+	else if ((v = header_value(buffer, n, "x-acs-retry-after")) != NULL ||
+			 (v = header_value(buffer, n, "Retry-After")) != NULL)
+		t->resp.retry_after = v;
+	else if ((v = header_value(buffer, n, "X-Subject-Token")) != NULL)
+		t->resp.subject_token = v;
+	MemoryContextSwitchTo(old);
+	return n;
+}
+
+static void
+setopt_checked(CURLcode rc)
+{
+	if (rc != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not set up an HTTP transfer"),
+				 errdetail_internal("%s", curl_easy_strerror(rc))));
+}
+
+/*
+ * gw_http_start
+ *		Start sending req; done(t, arg) is called from
+ *		gw_http_wait_and_dispatch once the answer, or a transport failure,
+ *		is in.  The transfer and its answer live in CurrentMemoryContext,
+ *		which must outlive the transfer.
+ */
+GwTransfer *
+gw_http_start(GwServer *server, GwHttpRequest *req, GwTransferDone done,
+			  void *arg)
+{
+	GwTransfer *t = palloc0(sizeof(GwTransfer));
+	ListCell   *lc;
+	bool		has_ctype = false;
+	CURLMcode	mrc;
+
+	t->cxt = CurrentMemoryContext;
+	t->done = done;
+	t->arg = arg;
+	initStringInfo(&t->resp.body);
+	t->easy = curl_easy_init();
+	if (t->easy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create an HTTP transfer")));
+
+	foreach(lc, req->headers)
+	{
+		GwHeader   *h = (GwHeader *) lfirst(lc);
+		char	   *line = psprintf("%s: %s", h->name, h->value);
+
+		has_ctype |= pg_strcasecmp(h->name, "Content-Type") == 0;
+		t->headers = curl_slist_append(t->headers, line);
+		if (h->secret)
+			explicit_bzero(line, strlen(line));
+		pfree(line);
+	}
+	/* no 100-continue round trip; no form content type on empty POSTs */
+	t->headers = curl_slist_append(t->headers, "Expect:");
+	if (!has_ctype)
+		t->headers = curl_slist_append(t->headers, "Content-Type:");
+
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_URL, req->url));
+	if (strcmp(req->method, "GET") == 0)
+		setopt_checked(curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L));
+	else
+	{
+		setopt_checked(curl_easy_setopt(t->easy, CURLOPT_POST, 1L));
+		setopt_checked(curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE,
+										(long) req->body_len));
+		setopt_checked(curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS,
+										req->body ? req->body : ""));
+	}
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers));
+#if LIBCURL_VERSION_NUM >= 0x075500
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https"));
+#else
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS,
+									(long) (CURLPROTO_HTTP | CURLPROTO_HTTPS)));
+#endif
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS,
+									(long) server->connect_timeout_ms));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS,
+									(long) server->timeout_ms));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "gwresize/1.0"));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_SHARE, share));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, 1L));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, 2L));
+	if (gw_ca_file && gw_ca_file[0] != '\0')
+		setopt_checked(curl_easy_setopt(t->easy, CURLOPT_CAINFO, gw_ca_file));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, write_cb));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, header_cb));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t));
+
+	mrc = curl_multi_add_handle(multi, t->easy);
+	if (mrc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not start an HTTP transfer"),
+				 errdetail_internal("%s", curl_multi_strerror(mrc))));
+	in_flight++;
+	return t;
+}
+
+GwHttpResponse *
+gw_http_response(GwTransfer *t)
+{
+	return &t->resp;
+}
+
+/*
+ * gw_http_release
+ *		Free a transfer's libcurl objects (its memory goes with its context).
+ *		Safe on a transfer still running: it is cancelled.
+ */
+void
+gw_http_release(GwTransfer *t)
+{
+	if (t->easy)
+	{
+		if (curl_multi_remove_handle(multi, t->easy) == CURLM_OK &&
+			t->done != NULL)
+			in_flight--;
+		curl_easy_cleanup(t->easy);
+		t->easy = NULL;
+	}
+	if (t->headers)
+	{
+		curl_slist_free_all(t->headers);
+		t->headers = NULL;
+	}
+}
+
+static void
+dispatch_finished(void)
+{
+	CURLMsg    *msg;
+	int			left;
+
+	while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+	{
+		GwTransfer *t;
+		GwTransferDone done;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+		t->resp.curl_code = msg->data.result;
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->resp.http_status);
+		if (msg->data.result != CURLE_OK)
+		{
+			MemoryContext old = MemoryContextSwitchTo(t->cxt);
+
+			t->resp.curl_error = pstrdup(t->errbuf[0] ? t->errbuf :
+										 curl_easy_strerror(msg->data.result));
+			MemoryContextSwitchTo(old);
+		}
+		curl_multi_remove_handle(multi, t->easy);
+		in_flight--;
+		done = t->done;
+		t->done = NULL;
+		done(t, t->arg);
+	}
+}
+
+/*
+ * gw_http_wait_and_dispatch
+ *		Sleep until the latch is set, a socket is ready, a curl timer fires
+ *		or timeout_ms passes (-1: no limit of our own), then drive libcurl
+ *		and call the done callbacks of finished transfers.  Exits the
+ *		process if the postmaster dies.
+ */
+void
+gw_http_wait_and_dispatch(long timeout_ms)
+{
+	WaitEvent	events[3];
+	int			nevents;
+	int			running;
+	bool		sockets_ready = false;
+	int			i;
+
+	if (curl_deadline != 0)
+	{
+		long		secs;
+		int			usecs;
+		long		curl_ms;
+
+		TimestampDifference(GetCurrentTimestamp(), curl_deadline, &secs, &usecs);
+		curl_ms = secs * 1000 + (usecs + 999) / 1000;
+		if (timeout_ms < 0 || curl_ms < timeout_ms)
+			timeout_ms = curl_ms;
+	}
+
+	nevents = WaitEventSetWait(wait_set, timeout_ms, events, lengthof(events),
+							   PG_WAIT_EXTENSION);
+	for (i = 0; i < nevents; i++)
+		if (events[i].events & WL_SOCKET_READABLE)
+			sockets_ready = true;
+
+	if (sockets_ready)
+	{
+		struct epoll_event evs[64];
+		int			n;
+
+		n = epoll_wait(epfd, evs, lengthof(evs), 0);
+		for (i = 0; i < n; i++)
+		{
+			int			flags = 0;
+
+			if (evs[i].events & (EPOLLIN | EPOLLHUP))
+				flags |= CURL_CSELECT_IN;
+			if (evs[i].events & EPOLLOUT)
+				flags |= CURL_CSELECT_OUT;
+			if (evs[i].events & EPOLLERR)
+				flags |= CURL_CSELECT_ERR;
+			curl_multi_socket_action(multi, evs[i].data.fd, flags, &running);
+		}
+	}
+	if (curl_deadline != 0 && GetCurrentTimestamp() >= curl_deadline)
+	{
+		curl_deadline = 0;
+		curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+	dispatch_finished();
+}
+
+/*
+ * gw_http_kick
+ *		Let libcurl start newly added transfers without waiting.
+ */
+void
+gw_http_kick(void)
+{
+	int			running;
+
+	curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	dispatch_finished();
+}
+
+int
+gw_http_in_flight(void)
+{
+	return in_flight;
+}

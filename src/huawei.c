@@ -1,0 +1,249 @@
+/*-------------------------------------------------------------------------
+ *
+ * huawei.c
+ *	  Huawei Cloud APIG: building postpaid-resize, the instance query and
+ *	  the IAM token request, authenticating them (X-Auth-Token or
+ *	  SDK-HMAC-SHA256 signing), and judging the answers.
+ *
+ * This file knows nothing of the worker or the audit table; the worker
+ * fetches and caches IAM tokens and hands them in.
+ *
+ * Copyright (c) 2026, gwresize developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "gwresize.h"
+
+#define HW_JSON_TYPE "application/json;charset=UTF-8"
+
+/*
+ * huawei_params_json
+ *		The request parameters of a resize, for gw_audit.params.
+ */
+void
+huawei_params_json(StringInfo buf, const GwCall *call, const GwServer *server)
+{
+	appendStringInfoString(buf, "{\"project_id\": ");
+	escape_json(buf, server->project_id);
+	appendStringInfoString(buf, ", \"instance_id\": ");
+	escape_json(buf, call->instance_id);
+	appendStringInfoString(buf, ", \"spec_id\": ");
+	escape_json(buf, call->spec);
+	appendStringInfoChar(buf, '}');
+}
+
+/* the IAM password-token body; with mask, the password shown as *** */
+static char *
+iam_body(GwServer *server, GwCreds *creds, bool mask)
+{
+	StringInfoData b;
+
+	initStringInfo(&b);
+	appendStringInfoString(&b, "{\"auth\":{\"identity\":{\"methods\":[\"password\"],"
+						   "\"password\":{\"user\":{\"domain\":{\"name\":");
+	escape_json(&b, creds->domain_name);
+	appendStringInfoString(&b, "},\"name\":");
+	escape_json(&b, creds->user_name);
+	appendStringInfoString(&b, ",\"password\":");
+	escape_json(&b, mask ? "***" : creds->password);
+	appendStringInfoString(&b, "}}},\"scope\":{\"project\":{\"id\":");
+	escape_json(&b, server->project_id);
+	appendStringInfoString(&b, "}}}}");
+	return b.data;
+}
+
+/*
+ * huawei_build_request
+ *		A ready request for op.  iam_token is the cached token for password
+ *		credentials (ignored otherwise).  AK/SK requests are signed with a
+ *		fresh X-Sdk-Date each time.
+ */
+GwHttpRequest *
+huawei_build_request(GwServer *server, GwCreds *creds, const char *iam_token,
+					 GwOp op, const GwCall *call)
+{
+	GwHttpRequest *req = palloc0(sizeof(GwHttpRequest));
+	StringInfoData url,
+				host,
+				path;
+
+	initStringInfo(&url);
+	initStringInfo(&host);
+	initStringInfo(&path);
+
+	if (op == GW_OP_IAM_TOKEN)
+	{
+		req->method = "POST";
+		appendStringInfo(&url, "%s/v3/auth/tokens", server->iam_endpoint);
+		req->url = url.data;
+		req->url_shown = url.data;
+		req->body = iam_body(server, creds, false);
+		req->body_len = strlen(req->body);
+		req->body_shown = iam_body(server, creds, true);
+		gw_url_host(server->iam_endpoint, &host, &path);
+		gw_add_header(req, "Host", host.data, false);
+		gw_add_header(req, "Content-Type", "application/json;charset=utf8", false);
+		return req;
+	}
+
+	gw_url_host(server->endpoint, &host, &path);
+	appendStringInfo(&path, "/v2/%s/apigw/instances/%s", server->project_id,
+					 call->instance_id);
+	if (op == GW_OP_RESIZE)
+	{
+		StringInfoData body;
+
+		appendStringInfoString(&path, "/postpaid-resize");
+		req->method = "POST";
+		initStringInfo(&body);
+		appendStringInfoString(&body, "{\"spec_id\":");
+		escape_json(&body, call->spec);
+		appendStringInfoChar(&body, '}');
+		req->body = body.data;
+		req->body_len = body.len;
+	}
+	else
+		req->method = "GET";
+
+	/* the endpoint may carry a path prefix; path holds the whole path */
+	appendStringInfo(&url, "%.*s%s%s",
+					 (int) (strstr(server->endpoint, "://") + 3 - server->endpoint),
+					 server->endpoint, host.data, path.data);
+	req->url = url.data;
+	req->url_shown = url.data;
+
+	gw_add_header(req, "Host", host.data, false);
+	if (req->body)
+		gw_add_header(req, "Content-Type", HW_JSON_TYPE, false);
+	gw_add_header(req, "Accept", "application/json", false);
+
+	if (creds->kind == GW_AUTH_AKSK)
+	{
+		char	   *date = gw_utc_now("%Y%m%dT%H%M%SZ");
+		GwKV		hv[5];
+		int			nh = 0;
+		StringInfoData cr,
+					sh,
+					auth;
+
+		hv[nh].key = "host";
+		hv[nh++].value = host.data;
+		if (req->body)
+		{
+			hv[nh].key = "content-type";
+			hv[nh++].value = HW_JSON_TYPE;
+		}
+		hv[nh].key = "x-project-id";
+		hv[nh++].value = server->project_id;
+		hv[nh].key = "x-sdk-date";
+		hv[nh++].value = date;
+		if (creds->security_token)
+		{
+			hv[nh].key = "x-security-token";
+			hv[nh++].value = creds->security_token;
+		}
+		initStringInfo(&cr);
+		initStringInfo(&sh);
+		initStringInfo(&auth);
+		gw_sdk_canonical_request(&cr, &sh, req->method, path.data, NULL, 0,
+								 hv, nh, req->body, req->body_len);
+		gw_sdk_authorization(&auth, creds->access_key, creds->secret, date,
+							 cr.data, sh.data);
+		gw_add_header(req, "X-Project-Id", server->project_id, false);
+		gw_add_header(req, "X-Sdk-Date", date, false);
+		if (creds->security_token)
+			gw_add_header(req, "X-Security-Token", creds->security_token, true);
+		gw_add_header(req, "Authorization", auth.data, true);
+		explicit_bzero(auth.data, auth.len);
+	}
+	else
+	{
+		const char *token = creds->kind == GW_AUTH_TOKEN ? creds->auth_token :
+			iam_token;
+
+		gw_add_header(req, "X-Auth-Token", token ? token : "", true);
+	}
+	return req;
+}
+
+/*
+ * huawei_judge
+ *		Judge an answer.  Any 2xx is acceptance (201 with X-Subject-Token
+ *		for the IAM request); 429, 5xx and transport errors are retryable;
+ *		401 "the token must be updated" asks for one token refresh; every
+ *		other error is final (bad signatures lock an access key after five).
+ */
+void
+huawei_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
+{
+	Jsonb	   *jb;
+
+	memset(out, 0, sizeof(GwOutcome));
+	out->request_id = resp->request_id ? pstrdup(resp->request_id) : NULL;
+	if (resp->retry_after)
+		out->retry_after_ms = atoi(resp->retry_after) * 1000;	/* seconds */
+
+	if (resp->curl_code != 0)
+	{
+		gw_transport_outcome(resp, out);
+		out->response_json = gw_response_for_audit(resp, NULL);
+		return;
+	}
+
+	jb = gw_json_parse(resp->body.data, resp->body.len);
+	/* the IAM answer is not stored: it names the user and the project */
+	out->response_json = op == GW_OP_IAM_TOKEN ? NULL :
+		gw_response_for_audit(resp, jb);
+
+	if (resp->http_status >= 200 && resp->http_status < 300)
+	{
+		if (op == GW_OP_IAM_TOKEN)
+		{
+			if (resp->subject_token == NULL)
+			{
+				out->verdict = GW_VERDICT_FAIL;
+				out->error_code = pstrdup("IAM.NoToken");
+				out->error_message = pstrdup("IAM answered without X-Subject-Token");
+				return;
+			}
+			out->job_id = gw_json_get_text(jb, "token", "expires_at");
+		}
+		else if (op == GW_OP_RESIZE)
+			out->job_id = gw_json_get_text(jb, "job_id", NULL);
+		out->verdict = GW_VERDICT_OK;
+		return;
+	}
+
+	if (jb)
+	{
+		out->error_code = gw_json_get_text(jb, "error_code", NULL);
+		out->error_message = gw_json_get_text(jb, "error_msg", NULL);
+		if (out->error_code == NULL)
+		{
+			out->error_code = gw_json_get_text(jb, "error", "code");
+			out->error_message = gw_json_get_text(jb, "error", "message");
+		}
+		if (out->request_id == NULL)
+			out->request_id = gw_json_get_text(jb, "request_id", NULL);
+	}
+	if (out->error_code == NULL)
+		out->error_code = psprintf("HTTP%ld", resp->http_status);
+	if (out->error_message == NULL)
+		out->error_message = pstrdup(jb ? "error answer without a message" :
+									 "error answer that is not JSON");
+
+	if (resp->http_status == 429 || resp->http_status >= 500)
+		out->verdict = GW_VERDICT_RETRY;
+	else if (resp->http_status == 401 &&
+			 (strcmp(out->error_code, "APIGW.0307") == 0 ||
+			  strcmp(out->error_code, "APIG.0307") == 0))
+		out->verdict = GW_VERDICT_REFRESH_TOKEN;
+	else
+		out->verdict = GW_VERDICT_FAIL;
+}

@@ -1,0 +1,629 @@
+/*-------------------------------------------------------------------------
+ *
+ * option.c
+ *	  The gwresize foreign-data wrapper's validator, and the lookup of
+ *	  servers and user mappings at call time.
+ *
+ * An account and region is a foreign server; credentials live only in
+ * user mappings, so PostgreSQL's own USAGE privilege and pg_user_mappings'
+ * secret hiding apply, as for postgres_fdw.
+ *
+ * Copyright (c) 2026, gwresize developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/reloptions.h"
+#include "access/table.h"
+#include "catalog/pg_foreign_data_wrapper.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "gwresize.h"
+
+PG_FUNCTION_INFO_V1(gw_fdw_validator);
+
+typedef enum OptKind
+{
+	OPT_TEXT,
+	OPT_INT,
+	OPT_REAL
+} OptKind;
+
+typedef struct GwOption
+{
+	const char *name;
+	Oid			context;		/* catalog the option belongs to */
+	OptKind		kind;
+	double		min;
+	double		max;
+	bool		secret;
+} GwOption;
+
+static const GwOption gw_options[] = {
+	{"provider", ForeignServerRelationId, OPT_TEXT},
+	{"region", ForeignServerRelationId, OPT_TEXT},
+	{"endpoint", ForeignServerRelationId, OPT_TEXT},
+	{"signature", ForeignServerRelationId, OPT_TEXT},
+	{"project_id", ForeignServerRelationId, OPT_TEXT},
+	{"iam_endpoint", ForeignServerRelationId, OPT_TEXT},
+	{"connect_timeout_ms", ForeignServerRelationId, OPT_INT, 1, 600000},
+	{"timeout_ms", ForeignServerRelationId, OPT_INT, 1, 3600000},
+	{"max_retries", ForeignServerRelationId, OPT_INT, 0, 20},
+	{"requests_per_second", ForeignServerRelationId, OPT_REAL, 0.01, 100000},
+	{"poll_interval_ms", ForeignServerRelationId, OPT_INT, 100, 3600000},
+	{"tracking_timeout_ms", ForeignServerRelationId, OPT_INT, 1000, 604800000},
+	{"access_key_id", UserMappingRelationId, OPT_TEXT, 0, 0, false},
+	{"access_key_secret", UserMappingRelationId, OPT_TEXT, 0, 0, true},
+	{"security_token", UserMappingRelationId, OPT_TEXT, 0, 0, true},
+	{"auth_token", UserMappingRelationId, OPT_TEXT, 0, 0, true},
+	{"access_key", UserMappingRelationId, OPT_TEXT, 0, 0, false},
+	{"secret_key", UserMappingRelationId, OPT_TEXT, 0, 0, true},
+	{"user_name", UserMappingRelationId, OPT_TEXT, 0, 0, false},
+	{"password", UserMappingRelationId, OPT_TEXT, 0, 0, true},
+	{"domain_name", UserMappingRelationId, OPT_TEXT, 0, 0, false},
+	{NULL}
+};
+
+static const GwOption *
+find_option(const char *name)
+{
+	const GwOption *o;
+
+	for (o = gw_options; o->name; o++)
+		if (strcmp(o->name, name) == 0)
+			return o;
+	return NULL;
+}
+
+const char *
+gw_provider_name(GwProvider p)
+{
+	return p == GW_ALIYUN ? "aliyun" : "huawei";
+}
+
+/* letters, digits, '-' and '_', 1 to 64 of them */
+static bool
+is_id(const char *s)
+{
+	int			n = 0;
+
+	for (; *s; s++, n++)
+		if (!(isalnum((unsigned char) *s) || *s == '-' || *s == '_') ||
+			(unsigned char) *s >= 0x80)
+			return false;
+	return n >= 1 && n <= GW_ID_MAXLEN;
+}
+
+static bool
+is_region(const char *s)
+{
+	int			n = 0;
+
+	for (; *s; s++, n++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return false;
+	return n >= 1 && n <= 40;
+}
+
+/*
+ * check_url
+ *		An endpoint: http(s)://host[:port][/path], printable ASCII without
+ *		spaces, quotes or backslashes; http only with gwresize.allow_http.
+ */
+static void
+check_url(const char *optname, const char *v)
+{
+	const char *p;
+
+	if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid value for option \"%s\"", optname),
+				 errdetail("An endpoint must start with https://.")));
+	for (p = v; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '@' ||
+			*p == '?' || *p == '#')
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid value for option \"%s\"", optname),
+					 errdetail("An endpoint is a base URL without spaces, credentials, query or fragment.")));
+	if (strlen(v) > 512 || strchr(v + 8, '/') == v + 8)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid value for option \"%s\"", optname),
+				 errdetail("The endpoint has no host or is too long.")));
+	if (strncmp(v, "http://", 7) == 0 && !gw_allow_http)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("plain http endpoints are not allowed"),
+				 errdetail("Option \"%s\" is \"%s\".", optname, v),
+				 errhint("Use https://, or have a superuser set gwresize.allow_http = on for tests against a local mock.")));
+}
+
+static double
+parse_number(const GwOption *o, const char *v)
+{
+	char	   *end;
+	double		d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno != 0 || end == v || *end != '\0' || isnan(d) ||
+		(o->kind == OPT_INT && d != floor(d)) || d < o->min || d > o->max)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid value for option \"%s\": \"%s\"", o->name, v),
+				 errdetail("Valid values are %s from %g to %g.",
+						   o->kind == OPT_INT ? "integers" : "numbers",
+						   o->min, o->max)));
+	return d;
+}
+
+static const char *
+list_names(Oid context)
+{
+	StringInfoData buf;
+	const GwOption *o;
+
+	initStringInfo(&buf);
+	for (o = gw_options; o->name; o++)
+		if (o->context == context)
+			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", o->name);
+	return buf.data;
+}
+
+/*
+ * creds_kind
+ *		Which way to authenticate a set of user-mapping options names, or
+ *		0 when the set mixes or lacks options.
+ */
+static GwAuthKind
+creds_kind(bool has_akid, bool has_aksecret, bool has_sts, bool has_token,
+		   bool has_ak, bool has_sk, bool has_user, bool has_pw, bool has_dom)
+{
+	int			families = (has_akid || has_aksecret) +
+		(has_token) + (has_ak || has_sk) + (has_user || has_pw || has_dom);
+
+	if (families != 1)
+		return 0;
+	if (has_akid && has_aksecret)
+		return GW_AUTH_ACS;
+	if (has_token && !has_sts)
+		return GW_AUTH_TOKEN;
+	if (has_ak && has_sk)
+		return GW_AUTH_AKSK;
+	if (has_user && has_pw && has_dom && !has_sts)
+		return GW_AUTH_PASSWORD;
+	return 0;
+}
+
+#define HAS(name) (strcmp(def->defname, (name)) == 0)
+
+/*
+ * gw_fdw_validator
+ *		Check every option of the wrapper, a server or a user mapping.
+ */
+Datum
+gw_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *lc;
+	const char *provider = NULL;
+	bool		has_region = false,
+				has_project = false,
+				has_signature = false,
+				has_iam = false;
+	bool		has_akid = false,
+				has_aksecret = false,
+				has_sts = false,
+				has_token = false,
+				has_ak = false,
+				has_sk = false,
+				has_user = false,
+				has_pw = false,
+				has_dom = false;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const GwOption *o = find_option(def->defname);
+		char	   *v = defGetString(def);
+
+		if (o == NULL || o->context != catalog)
+		{
+			if (o != NULL && o->secret && catalog != UserMappingRelationId)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"%s\" belongs in a user mapping",
+								def->defname),
+						 errhint("Credentials go in CREATE USER MAPPING ... OPTIONS, where pg_user_mappings hides them.")));
+			if (o != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"%s\" is not valid here", def->defname),
+						 errhint("%s", catalog == ForeignServerRelationId ?
+								 "Credentials go in a user mapping." :
+								 "Server settings go in CREATE SERVER ... OPTIONS.")));
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 catalog == ForeignDataWrapperRelationId ?
+					 errhint("The gwresize wrapper takes no options.") :
+					 errhint("Valid options here are: %s.", list_names(catalog))));
+		}
+
+		if (v[0] == '\0' || strlen(v) > 65536)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("option \"%s\" must not be empty or oversized",
+							def->defname)));
+
+		if (o->kind != OPT_TEXT)
+			(void) parse_number(o, v);
+		else if (HAS("provider"))
+		{
+			if (strcmp(v, "aliyun") != 0 && strcmp(v, "huawei") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("invalid value for option \"provider\": \"%s\"", v),
+						 errhint("Valid values are \"aliyun\" and \"huawei\".")));
+			provider = v;
+		}
+		else if (HAS("region"))
+		{
+			if (!is_region(v))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("invalid value for option \"region\": \"%s\"", v),
+						 errdetail("A region is lower-case letters, digits and '-', such as cn-hangzhou or cn-north-4.")));
+			has_region = true;
+		}
+		else if (HAS("endpoint") || HAS("iam_endpoint"))
+		{
+			check_url(def->defname, v);
+			has_iam |= HAS("iam_endpoint");
+		}
+		else if (HAS("signature"))
+		{
+			if (strcmp(v, "acs3-hmac-sha256") != 0 && strcmp(v, "hmac-sha1") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("invalid value for option \"signature\": \"%s\"", v),
+						 errhint("Valid values are \"acs3-hmac-sha256\" and \"hmac-sha1\".")));
+			has_signature = true;
+		}
+		else if (HAS("project_id"))
+		{
+			if (!is_id(v))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("invalid value for option \"project_id\""),
+						 errdetail("A project id is 1 to 64 letters, digits, '-' or '_'.")));
+			has_project = true;
+		}
+		else
+		{
+			/* user mapping: credentials are opaque, but single-line ASCII */
+			const char *p;
+
+			for (p = v; *p; p++)
+				if ((unsigned char) *p < 0x20 || (unsigned char) *p == 0x7f)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+							 errmsg("option \"%s\" contains control characters",
+									def->defname)));
+			has_akid |= HAS("access_key_id");
+			has_aksecret |= HAS("access_key_secret");
+			has_sts |= HAS("security_token");
+			has_token |= HAS("auth_token");
+			has_ak |= HAS("access_key");
+			has_sk |= HAS("secret_key");
+			has_user |= HAS("user_name");
+			has_pw |= HAS("password");
+			has_dom |= HAS("domain_name");
+		}
+	}
+
+	if (catalog == ForeignServerRelationId)
+	{
+		if (provider == NULL || !has_region)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("a gwresize server needs options \"provider\" and \"region\"")));
+		if (strcmp(provider, "aliyun") == 0 && (has_project || has_iam))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("options \"project_id\" and \"iam_endpoint\" are for huawei servers only")));
+		if (strcmp(provider, "huawei") == 0 && has_signature)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("option \"signature\" is for aliyun servers only")));
+		if (strcmp(provider, "huawei") == 0 && !has_project)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("a huawei server needs option \"project_id\"")));
+	}
+	else if (catalog == UserMappingRelationId)
+	{
+		if (creds_kind(has_akid, has_aksecret, has_sts, has_token, has_ak,
+					   has_sk, has_user, has_pw, has_dom) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("a gwresize user mapping needs exactly one set of credentials"),
+					 errdetail("Give access_key_id and access_key_secret (aliyun, optionally security_token); "
+							   "or auth_token; or access_key and secret_key (optionally security_token); "
+							   "or user_name, password and domain_name (huawei).")));
+	}
+
+	PG_RETURN_VOID();
+}
+
+static const char *
+region_suffix(const char *region)
+{
+	return strcmp(region, "eu-west-101") == 0 ? "myhuaweicloud.eu" :
+		"myhuaweicloud.com";
+}
+
+/*
+ * gw_get_server
+ *		Read a gwresize server's options; defaults applied.
+ */
+GwServer *
+gw_get_server(Oid serverid)
+{
+	ForeignServer *fs = GetForeignServer(serverid);
+	GwServer   *s = palloc0(sizeof(GwServer));
+	ListCell   *lc;
+
+	s->serverid = serverid;
+	s->name = pstrdup(fs->servername);
+	s->connect_timeout_ms = 5000;
+	s->timeout_ms = 30000;
+	s->max_retries = 3;
+	s->poll_interval_ms = 30000;
+	s->tracking_timeout_ms = 45 * 60 * 1000;
+
+	foreach(lc, fs->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		char	   *v = defGetString(def);
+
+		if (HAS("provider"))
+			s->provider = strcmp(v, "aliyun") == 0 ? GW_ALIYUN : GW_HUAWEI;
+		else if (HAS("region"))
+			s->region = v;
+		else if (HAS("endpoint"))
+			s->endpoint = v;
+		else if (HAS("signature"))
+			s->rpc_signature = strcmp(v, "hmac-sha1") == 0;
+		else if (HAS("project_id"))
+			s->project_id = v;
+		else if (HAS("iam_endpoint"))
+			s->iam_endpoint = v;
+		else if (HAS("connect_timeout_ms"))
+			s->connect_timeout_ms = atoi(v);
+		else if (HAS("timeout_ms"))
+			s->timeout_ms = atoi(v);
+		else if (HAS("max_retries"))
+			s->max_retries = atoi(v);
+		else if (HAS("requests_per_second"))
+			s->requests_per_second = strtod(v, NULL);
+		else if (HAS("poll_interval_ms"))
+			s->poll_interval_ms = atoi(v);
+		else if (HAS("tracking_timeout_ms"))
+			s->tracking_timeout_ms = atoi(v);
+	}
+
+	if (s->endpoint == NULL)
+		s->endpoint = s->provider == GW_ALIYUN ?
+			psprintf("https://apigateway.%s.aliyuncs.com", s->region) :
+			psprintf("https://apig.%s.%s", s->region, region_suffix(s->region));
+	if (s->provider == GW_HUAWEI && s->iam_endpoint == NULL)
+		s->iam_endpoint = psprintf("https://iam.%s.%s", s->region,
+								   region_suffix(s->region));
+	/* base URLs are kept without a trailing slash */
+	s->endpoint = pstrdup(s->endpoint);
+	while (strlen(s->endpoint) > 8 && s->endpoint[strlen(s->endpoint) - 1] == '/')
+		s->endpoint[strlen(s->endpoint) - 1] = '\0';
+	if (s->iam_endpoint)
+	{
+		s->iam_endpoint = pstrdup(s->iam_endpoint);
+		while (strlen(s->iam_endpoint) > 8 &&
+			   s->iam_endpoint[strlen(s->iam_endpoint) - 1] == '/')
+			s->iam_endpoint[strlen(s->iam_endpoint) - 1] = '\0';
+	}
+	return s;
+}
+
+static Oid
+gw_fdw_oid(void)
+{
+	return GetForeignDataWrapperByName("gwresize", false)->fdwid;
+}
+
+/*
+ * check_usable
+ *		The server must be ours, of the provider, usable by userid, and its
+ *		endpoint allowed by gwresize.allow_http.
+ */
+static void
+check_usable(GwServer *s, ForeignServer *fs, GwProvider provider, Oid userid)
+{
+	AclResult	aclresult;
+
+	if (fs->fdwid != gw_fdw_oid())
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("server \"%s\" does not use the gwresize foreign-data wrapper",
+						fs->servername)));
+	if (s->provider != provider)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("server \"%s\" is a %s server, not a %s one",
+						fs->servername, gw_provider_name(s->provider),
+						gw_provider_name(provider)),
+				 errhint("%s", provider == GW_ALIYUN ?
+						 "gw_modify_spec() needs a server with provider 'aliyun'." :
+						 "gw_resize() needs a server with provider 'huawei'.")));
+	aclresult = pg_foreign_server_aclcheck(fs->serverid, userid, ACL_USAGE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, fs->servername);
+	if ((strncmp(s->endpoint, "http://", 7) == 0 ||
+		 (s->iam_endpoint && strncmp(s->iam_endpoint, "http://", 7) == 0)) &&
+		!gw_allow_http)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("server \"%s\" has a plain http endpoint", fs->servername),
+				 errhint("Use https://, or have a superuser set gwresize.allow_http = on.")));
+}
+
+/*
+ * gw_lookup_server
+ *		The server a call goes to: the one named, or when name is NULL the
+ *		only server of the provider that userid may use.
+ */
+GwServer *
+gw_lookup_server(const char *name, GwProvider provider, Oid userid)
+{
+	ForeignServer *fs;
+	GwServer   *s;
+
+	if (name == NULL)
+	{
+		Relation	rel;
+		SysScanDesc scan;
+		HeapTuple	tup;
+		Oid			fdwid = gw_fdw_oid();
+		Oid			found = InvalidOid;
+		int			nfound = 0;
+
+		rel = table_open(ForeignServerRelationId, AccessShareLock);
+		scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_foreign_server srv = (Form_pg_foreign_server) GETSTRUCT(tup);
+			GwServer   *cand;
+
+			if (srv->srvfdw != fdwid)
+				continue;
+			cand = gw_get_server(srv->oid);
+			if (cand->provider != provider ||
+				pg_foreign_server_aclcheck(srv->oid, userid, ACL_USAGE) != ACLCHECK_OK)
+				continue;
+			found = srv->oid;
+			nfound++;
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+
+		if (nfound == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("no %s server is available to role \"%s\"",
+							gw_provider_name(provider),
+							GetUserNameFromId(userid, false)),
+					 errhint("Create one with CREATE SERVER ... FOREIGN DATA WRAPPER gwresize OPTIONS (provider '%s', ...) and grant USAGE on it.",
+							 gw_provider_name(provider))));
+		if (nfound > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
+					 errmsg("more than one %s server is available", gw_provider_name(provider)),
+					 errhint("Name one with the argument server => '...'.")));
+		fs = GetForeignServer(found);
+	}
+	else
+	{
+		fs = GetForeignServerByName(name, true);
+		if (fs == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("server \"%s\" does not exist", name)));
+	}
+
+	s = gw_get_server(fs->serverid);
+	check_usable(s, fs, provider, userid);
+	return s;
+}
+
+/*
+ * gw_get_creds
+ *		userid's credentials for the server, from its user mapping (or the
+ *		PUBLIC one).  Errors name neither values nor secrets.
+ */
+GwCreds *
+gw_get_creds(GwServer *server, Oid userid)
+{
+	UserMapping *um;
+	GwCreds    *c = palloc0(sizeof(GwCreds));
+	ListCell   *lc;
+
+	if (!SearchSysCacheExists2(USERMAPPINGUSERSERVER,
+							   ObjectIdGetDatum(userid),
+							   ObjectIdGetDatum(server->serverid)) &&
+		!SearchSysCacheExists2(USERMAPPINGUSERSERVER,
+							   ObjectIdGetDatum(InvalidOid),
+							   ObjectIdGetDatum(server->serverid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("no user mapping for role \"%s\" on server \"%s\"",
+						GetUserNameFromId(userid, false), server->name),
+				 errhint("Create one with CREATE USER MAPPING FOR ... SERVER %s OPTIONS (...).",
+						 server->name)));
+
+	um = GetUserMapping(userid, server->serverid);
+	foreach(lc, um->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		char	   *v = defGetString(def);
+
+		if (HAS("access_key_id") || HAS("access_key"))
+			c->access_key = v;
+		else if (HAS("access_key_secret") || HAS("secret_key"))
+			c->secret = v;
+		else if (HAS("security_token"))
+			c->security_token = v;
+		else if (HAS("auth_token"))
+			c->auth_token = v;
+		else if (HAS("user_name"))
+			c->user_name = v;
+		else if (HAS("password"))
+			c->password = v;
+		else if (HAS("domain_name"))
+			c->domain_name = v;
+		if (HAS("access_key_id"))
+			c->kind = GW_AUTH_ACS;
+		else if (HAS("auth_token"))
+			c->kind = GW_AUTH_TOKEN;
+		else if (HAS("access_key"))
+			c->kind = GW_AUTH_AKSK;
+		else if (HAS("user_name"))
+			c->kind = GW_AUTH_PASSWORD;
+	}
+
+	if ((server->provider == GW_ALIYUN) != (c->kind == GW_AUTH_ACS) ||
+		c->kind == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("the user mapping on server \"%s\" has no credentials for %s",
+						server->name, gw_provider_name(server->provider)),
+				 errhint("%s", server->provider == GW_ALIYUN ?
+						 "An aliyun mapping takes access_key_id and access_key_secret." :
+						 "A huawei mapping takes auth_token, or access_key and secret_key, or user_name, password and domain_name.")));
+	return c;
+}

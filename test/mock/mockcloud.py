@@ -1,0 +1,1508 @@
+#!/usr/bin/python3
+"""mockcloud.py - mock Alibaba Cloud API Gateway (CloudAPI 2016-07-14) and
+Huawei Cloud APIG + IAM endpoints for the gwresize test suites.
+
+Python 3.11 standard library only.  Listens on 127.0.0.1 only.
+
+    mockcloud.py --http-port 0 --https-port 0 --cert CERT --key KEY \
+                 --port-file FILE [--config CONFIG.json] [--verbose]
+
+See README.md next to this file for the control API and the behaviour.
+
+The signature verifiers here are written from the providers' documentation
+(test/vectors and /work/shared/reference) and deliberately share nothing with
+the C extension.
+"""
+
+import argparse
+import base64
+import collections
+import datetime as _dt
+import email.utils
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import select
+import signal
+import socket
+import socketserver
+import ssl
+import sys
+import threading
+import time
+import uuid
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+# ---------------------------------------------------------------------------
+# Limits and constants
+# ---------------------------------------------------------------------------
+
+MAX_SKEW_S = 15 * 60            # allowed clock difference for signed requests
+NONCE_TTL_S = 15 * 60           # Alibaba nonces are remembered this long
+NONCE_CAP = 2_000_000           # ... but never more than this many
+IDEM_CAP = 1_000_000            # Alibaba Token idempotency entries kept
+TOKEN_CAP = 100_000             # Huawei IAM tokens kept
+LOG_CAP = 200_000               # request log entries kept (stats never truncate)
+MAX_BODY = 16 * 1024 * 1024     # request body limit
+MAX_HOLD_MS = 300_000           # cap for latency / hang faults
+DEFAULT_HANG_MS = 60_000
+DEFAULT_LATENCY_MS = 1000
+DEFAULT_OVERSIZE = 5 * 1024 * 1024
+HANDLER_IDLE_TIMEOUT_S = 120    # idle keep-alive connections are closed after this
+
+ALI_VERSION = "2016-07-14"
+ALI_SPEC_RE = re.compile(r"^api\.[a-z0-9]+\.[a-z0-9]+$")
+ALI_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+HW_PATH_RE = re.compile(r"^/v2/([^/]+)/apigw/instances/([^/]+)(/postpaid-resize)?/?$")
+_HW_BASE = ["BASIC", "PROFESSIONAL", "ENTERPRISE", "PLATINUM"]
+HW_RANK = {}
+for _i, _s in enumerate(_HW_BASE):
+    HW_RANK[_s] = _i
+    HW_RANK[_s + "_IPV6"] = _i
+for _n in range(2, 9):
+    HW_RANK["PLATINUM_X%d" % _n] = 3 + (_n - 1)
+HW_STATUS_CODES = {
+    "Creating": 1, "CreateSuccess": 2, "CreateFail": 3, "Initing": 4,
+    "Registering": 5, "Running": 6, "InitingFailed": 7, "RegisterFailed": 8,
+    "Installing": 10, "InstallFailed": 11, "Updating": 12, "UpdateFailed": 20,
+    "Rollbacking": 21, "RollbackSuccess": 22, "RollbackFailed": 23,
+    "Deleting": 24, "DeleteFailed": 25, "Unregistering": 26,
+    "UnRegisterFailed": 27, "CreateTimeout": 28, "InitTimeout": 29,
+    "RegisterTimeout": 30, "InstallTimeout": 31, "UpdateTimeout": 32,
+    "RollbackTimeout": 33, "DeleteTimeout": 34, "UnregisterTimeout": 35,
+    "Starting": 36, "Freezing": 37, "Frozen": 38, "Restarting": 39,
+    "RestartFail": 40, "Unhealthy": 41, "Resizing": 42, "ResizeFailed": 43,
+    "ResizeTimeout": 44,
+}
+
+FAULT_KINDS = {"latency", "hang", "status", "throttle", "malformed",
+               "oversized", "drop", "expire_token"}
+FAULT_PROVIDERS = {"aliyun", "huawei", "iam", "any"}
+MALFORMED_BODY = b'{"RequestId": "abc", broken'
+
+LOG_FIELDS = ("seq", "t", "provider", "action", "method", "path", "instance_id",
+              "spec", "token", "auth", "status", "code", "fault")
+
+DEFAULT_CREDS = {
+    "aliyun_keys": {
+        "testAccessKeyId": {"secret": "testAccessKeySecret"},
+        "LTAIbenchkey": {"secret": "benchsecret"},
+        "STS.testStsKeyId": {"secret": "testStsKeySecret",
+                             "security_token": "testStsSecurityToken"},
+    },
+    "huawei_aksk": {
+        "HWTESTAK0001": {"sk": "hwTestSecretKey0001"},
+        "HWTEMPAK0001": {"sk": "hwTempSecretKey0001",
+                         "security_token": "hwTempSecurityToken0001"},
+    },
+    "huawei_users": [
+        {"domain": "testdomain", "name": "testuser", "password": "testPassword!1"},
+    ],
+    # token -> project id it is valid for (None: any project)
+    "huawei_static_tokens": {"hw-static-token-0001": None},
+    # project name -> project id, used for IAM scope by name
+    "huawei_projects": {"cn-north-4": "9f0e1d2c3b4a49587766554433221100"},
+}
+DEFAULT_RESIZE_DELAY_MS = 2000
+DEFAULT_TOKEN_TTL_S = 86400
+
+
+class ApiError(Exception):
+    """An error answer.  `code` is the provider error code."""
+
+    def __init__(self, status, code, message, headers=None):
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or []
+
+
+# ---------------------------------------------------------------------------
+# Signature primitives (pure functions; the unit test calls them directly)
+# ---------------------------------------------------------------------------
+
+def pct(s):
+    """RFC 3986 percent-encoding of the UTF-8 bytes: only A-Za-z0-9-_.~ stay."""
+    return quote(s, safe="-_.~")
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---- Alibaba classic RPC (HMAC-SHA1, SignatureVersion 1.0) -----------------
+
+def aliyun_rpc_canonical_query(params):
+    """params: dict of every parameter except Signature."""
+    return "&".join(pct(k) + "=" + pct(params[k]) for k in sorted(params))
+
+
+def aliyun_rpc_string_to_sign(method, params):
+    return method.upper() + "&%2F&" + pct(aliyun_rpc_canonical_query(params))
+
+
+def aliyun_rpc_signature(secret, string_to_sign):
+    mac = hmac.new((secret + "&").encode("utf-8"), string_to_sign.encode("utf-8"),
+                   hashlib.sha1)
+    return base64.b64encode(mac.digest()).decode("ascii")
+
+
+# ---- Alibaba ACS3-HMAC-SHA256 (V3) -----------------------------------------
+
+def aliyun_v3_canonical_query(pairs):
+    """pairs: iterable of (name, value) from the wire query string (decoded)."""
+    return "&".join(pct(k) + "=" + pct(v) for k, v in sorted(pairs))
+
+
+def aliyun_v3_canonical_request(method, pathname, query_pairs, headers,
+                                signed_headers, body_sha256):
+    """headers: dict lower-case name -> value; signed_headers: sorted lower-case names."""
+    canon_headers = "".join("%s:%s\n" % (h, headers.get(h, "").strip())
+                            for h in signed_headers)
+    return "\n".join([method.upper(), pathname or "/",
+                      aliyun_v3_canonical_query(query_pairs), canon_headers,
+                      ";".join(signed_headers), body_sha256])
+
+
+def aliyun_v3_string_to_sign(canonical_request):
+    return "ACS3-HMAC-SHA256\n" + sha256_hex(canonical_request.encode("utf-8"))
+
+
+def aliyun_v3_signature(secret, string_to_sign):
+    return hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"),
+                    hashlib.sha256).hexdigest()
+
+
+# ---- Huawei SDK-HMAC-SHA256 --------------------------------------------------
+
+def huawei_canonical_uri(raw_path):
+    uri = "/".join(pct(unquote(seg)) for seg in raw_path.split("/"))
+    if not uri.endswith("/"):
+        uri += "/"
+    return uri
+
+
+def huawei_canonical_query(pairs):
+    grouped = {}
+    for k, v in pairs:
+        grouped.setdefault(k, []).append(v)
+    out = []
+    for k in sorted(grouped):
+        ek = pct(k)
+        for v in sorted(grouped[k]):
+            out.append(ek + "=" + pct(v))
+    return "&".join(out)
+
+
+def huawei_canonical_request(method, raw_path, query_pairs, headers,
+                             signed_headers, body):
+    """headers: dict lower-case name -> value; signed_headers: sorted lower-case
+    names; body: the exact body bytes."""
+    canon_headers = "".join("%s:%s\n" % (h, headers.get(h, "").strip())
+                            for h in signed_headers)
+    return "\n".join([method.upper(), huawei_canonical_uri(raw_path),
+                      huawei_canonical_query(query_pairs), canon_headers,
+                      ";".join(signed_headers), sha256_hex(body)])
+
+
+def huawei_string_to_sign(sdk_date, canonical_request):
+    return "SDK-HMAC-SHA256\n%s\n%s" % (sdk_date,
+                                         sha256_hex(canonical_request.encode("utf-8")))
+
+
+def huawei_signature(sk, string_to_sign):
+    return hmac.new(sk.encode("utf-8"), string_to_sign.encode("utf-8"),
+                    hashlib.sha256).hexdigest()
+
+
+# ---- time parsing ----------------------------------------------------------
+
+def _parse_utc(s, fmts):
+    for f in fmts:
+        try:
+            d = _dt.datetime.strptime(s, f)
+        except (ValueError, TypeError):
+            continue
+        return d.replace(tzinfo=_dt.timezone.utc).timestamp()
+    return None
+
+
+def parse_aliyun_time(s):
+    return _parse_utc(s, ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ"))
+
+
+def parse_huawei_time(s):
+    if not s or len(s) != 16:
+        return None
+    return _parse_utc(s, ("%Y%m%dT%H%M%SZ",))
+
+
+parse_aliyun_time("2025-01-15T08:30:00Z")   # warm up _strptime before threads start
+
+
+def _iso_us(ts):
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# ---- request parsing + verification (pure: no state) -----------------------
+
+def aliyun_parse_params(query, headers, body):
+    """Returns (query_pairs, params).  params merges the query string with a
+    form-encoded body (query wins on duplicates)."""
+    qpairs = parse_qsl(query, keep_blank_values=True)
+    params = dict(qpairs)
+    ct = headers.get("content-type", "").lower()
+    if body and ct.startswith("application/x-www-form-urlencoded"):
+        try:
+            bpairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            bpairs = []
+        for k, v in bpairs:
+            params.setdefault(k, v)
+    return qpairs, params
+
+
+def _ali_time_check(value, now):
+    ts = parse_aliyun_time(value)
+    if ts is None:
+        raise ApiError(400, "InvalidTimeStamp.Format",
+                       "Specified time stamp or date value is not well formatted.")
+    if abs(now - ts) > MAX_SKEW_S:
+        raise ApiError(400, "InvalidTimeStamp.Expired",
+                       "Specified time stamp or date value is expired.")
+
+
+def _ali_key(keys, ak):
+    key = keys.get(ak)
+    if key is None:
+        raise ApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+    return key
+
+
+def _ali_sts_check(key, token):
+    want = key.get("security_token")
+    if not want:
+        return      # permanent key: a security token, if any, is ignored
+    if not token:
+        raise ApiError(400, "InvalidSecurityToken.Malformed",
+                       "Specified SecurityToken is malformed: it is missing.")
+    if not hmac.compare_digest(token.encode("utf-8"), want.encode("utf-8")):
+        raise ApiError(400, "InvalidSecurityToken.Mismatch",
+                       "Specified SecurityToken mismatch with the AccessKey.")
+
+
+def _incomplete(detail):
+    return ApiError(400, "IncompleteSignature",
+                    "The request signature does not conform to Aliyun standards. " + detail)
+
+
+def verify_aliyun(method, qpairs, params, headers, body, keys, now):
+    """Verifies an Alibaba request (V3 or RPC).  `keys` maps AccessKeyId ->
+    {"secret", "security_token"?}.  Returns a dict with scheme, access_key,
+    nonce, action, version.  Raises ApiError."""
+    authz = headers.get("authorization", "")
+    if authz.startswith("ACS3-HMAC-SHA256"):
+        return _verify_aliyun_v3(method, qpairs, headers, body, keys, now, authz)
+    if "Signature" in params:
+        return _verify_aliyun_rpc(method, params, keys, now)
+    raise _incomplete("No Signature parameter and no ACS3-HMAC-SHA256 Authorization header.")
+
+
+def _verify_aliyun_rpc(method, params, keys, now):
+    p = dict(params)
+    sig = p.pop("Signature")
+    missing = [k for k in ("AccessKeyId", "SignatureMethod", "SignatureVersion",
+                           "SignatureNonce", "Timestamp") if not p.get(k)]
+    if not sig or missing:
+        raise _incomplete("Missing: " + ", ".join(missing or ["Signature"]))
+    if p["SignatureMethod"] != "HMAC-SHA1":
+        raise ApiError(400, "InvalidSignatureMethod",
+                       "Specified signature method is not supported (use HMAC-SHA1).")
+    if p["SignatureVersion"] != "1.0":
+        raise ApiError(400, "InvalidSignatureVersion",
+                       "Specified signature version is not supported (use 1.0).")
+    key = _ali_key(keys, p["AccessKeyId"])
+    _ali_time_check(p["Timestamp"], now)
+    sts = aliyun_rpc_string_to_sign(method, p)
+    want = aliyun_rpc_signature(key["secret"], sts)
+    if not hmac.compare_digest(want.encode("ascii"), sig.encode("utf-8", "replace")):
+        raise ApiError(400, "SignatureDoesNotMatch",
+                       "Specified signature is not matched with our calculation. "
+                       "server string to sign is:" + sts)
+    _ali_sts_check(key, p.get("SecurityToken"))
+    return {"scheme": "rpc", "access_key": p["AccessKeyId"], "nonce": p["SignatureNonce"],
+            "action": p.get("Action"), "version": p.get("Version")}
+
+
+def _verify_aliyun_v3(method, qpairs, headers, body, keys, now, authz):
+    fields = {}
+    for part in authz[len("ACS3-HMAC-SHA256"):].strip().split(","):
+        k, _, v = part.strip().partition("=")
+        if k:
+            fields[k.strip()] = v.strip()
+    ak = fields.get("Credential")
+    sh = fields.get("SignedHeaders")
+    sig = fields.get("Signature")
+    if not ak or not sh or not sig:
+        raise _incomplete("Authorization needs Credential, SignedHeaders and Signature.")
+    for h in ("x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"):
+        if not headers.get(h):
+            raise _incomplete("Missing header " + h + ".")
+    signed = sorted({h.strip().lower() for h in sh.split(";") if h.strip()})
+    must = {"host"} | {h for h in headers if h.startswith("x-acs-")}
+    unsigned = sorted(must - set(signed))
+    if unsigned:
+        raise _incomplete("These headers must be signed: " + ";".join(unsigned) + ".")
+    key = _ali_key(keys, ak)
+    _ali_time_check(headers["x-acs-date"], now)
+    body_hash = sha256_hex(body)
+    if headers["x-acs-content-sha256"].strip().lower() != body_hash:
+        raise ApiError(400, "SignatureDoesNotMatch",
+                       "x-acs-content-sha256 does not match the SHA-256 of the body "
+                       "(server computed %s)." % body_hash)
+    canon = aliyun_v3_canonical_request(method, "/", qpairs, headers, signed, body_hash)
+    sts = aliyun_v3_string_to_sign(canon)
+    want = aliyun_v3_signature(key["secret"], sts)
+    if not hmac.compare_digest(want.encode("ascii"), sig.lower().encode("utf-8", "replace")):
+        raise ApiError(400, "SignatureDoesNotMatch",
+                       "Specified signature is not matched with our calculation. "
+                       "server string to sign is:" + sts + " canonical request is:" + canon)
+    _ali_sts_check(key, headers.get("x-acs-security-token"))
+    return {"scheme": "acs3", "access_key": ak, "nonce": headers["x-acs-signature-nonce"],
+            "action": headers.get("x-acs-action"), "version": headers.get("x-acs-version")}
+
+
+def verify_aliyun_request(method, path_and_query, headers, body, keys, now):
+    """Convenience wrapper for tests: raw wire pieces in, verify_aliyun out."""
+    sp = urlsplit(path_and_query)
+    hdrs = {k.lower(): v for k, v in headers.items()}
+    qpairs, params = aliyun_parse_params(sp.query, hdrs, body)
+    return verify_aliyun(method, qpairs, params, hdrs, body, keys, now)
+
+
+def _hw_authfail(detail):
+    return ApiError(401, "APIGW.0301", "Incorrect IAM authentication information: " + detail)
+
+
+def verify_huawei_aksk(method, raw_path, query, headers, body, aksk, now):
+    """Verifies `Authorization: SDK-HMAC-SHA256 ...`.  `aksk` maps AK ->
+    {"sk", "security_token"?}.  headers: dict lower-case -> value.  Returns the AK."""
+    authz = headers.get("authorization", "")
+    fields = {}
+    for part in authz[len("SDK-HMAC-SHA256"):].strip().split(","):
+        k, _, v = part.strip().partition("=")
+        if k:
+            fields[k.strip()] = v.strip()
+    ak = fields.get("Access")
+    sh = fields.get("SignedHeaders")
+    sig = fields.get("Signature")
+    if not ak or not sh or not sig:
+        raise _hw_authfail("Authorization needs Access, SignedHeaders and Signature")
+    cred = aksk.get(ak)
+    if cred is None:
+        raise _hw_authfail("verify aksk signature fail, access key not found")
+    signed = sorted({h.strip().lower() for h in sh.split(";") if h.strip()})
+    if "x-sdk-date" not in signed:
+        raise _hw_authfail("x-sdk-date must be signed")
+    date = headers.get("x-sdk-date", "").strip()
+    ts = parse_huawei_time(date)
+    if ts is None:
+        raise _hw_authfail("x-sdk-date is missing or not in YYYYMMDDTHHMMSSZ format")
+    if abs(now - ts) > MAX_SKEW_S:
+        raise _hw_authfail("x-sdk-date is expired (more than 15 minutes off)")
+    canon = huawei_canonical_request(method, raw_path, parse_qsl(query, keep_blank_values=True),
+                                     headers, signed, body)
+    want = huawei_signature(cred["sk"], huawei_string_to_sign(date, canon))
+    if not hmac.compare_digest(want.encode("ascii"), sig.lower().encode("utf-8", "replace")):
+        raise _hw_authfail("verify aksk signature fail")
+    want_tok = cred.get("security_token")
+    if want_tok:
+        tok = headers.get("x-security-token", "")
+        if not hmac.compare_digest(tok.encode("utf-8"), want_tok.encode("utf-8")):
+            raise _hw_authfail("the security token is missing or does not match the temporary AK")
+    return ak
+
+
+def verify_huawei_request(method, url, headers, body, aksk, now):
+    """Convenience wrapper for tests."""
+    sp = urlsplit(url)
+    hdrs = {k.lower(): v for k, v in headers.items()}
+    return verify_huawei_aksk(method, sp.path, sp.query, hdrs, body, aksk, now)
+
+
+# ---------------------------------------------------------------------------
+# Credentials / configuration
+# ---------------------------------------------------------------------------
+
+def load_creds(config_path):
+    creds = json.loads(json.dumps(DEFAULT_CREDS))
+    extra = {}
+    if config_path:
+        with open(config_path, "r", encoding="utf-8") as f:
+            extra = json.load(f)
+    for k, v in (extra.get("aliyun_keys") or {}).items():
+        creds["aliyun_keys"][k] = {"secret": v} if isinstance(v, str) else dict(v)
+    for k, v in (extra.get("huawei_aksk") or {}).items():
+        creds["huawei_aksk"][k] = {"sk": v} if isinstance(v, str) else dict(v)
+    for u in extra.get("huawei_users") or []:
+        creds["huawei_users"] = [x for x in creds["huawei_users"]
+                                 if (x["domain"], x["name"]) != (u["domain"], u["name"])]
+        creds["huawei_users"].append(dict(u))
+    st = extra.get("huawei_static_tokens")
+    if isinstance(st, list):
+        for t in st:
+            creds["huawei_static_tokens"][t] = None
+    elif isinstance(st, dict):
+        creds["huawei_static_tokens"].update(st)
+    creds["huawei_projects"].update(extra.get("huawei_projects") or {})
+    creds["default_resize_delay_ms"] = int(extra.get("default_resize_delay_ms",
+                                                     DEFAULT_RESIZE_DELAY_MS))
+    creds["token_ttl_s"] = float(extra.get("token_ttl_s", DEFAULT_TOKEN_TTL_S))
+    return creds
+
+
+# ---------------------------------------------------------------------------
+# Application: state + provider logic (no socket I/O here)
+# ---------------------------------------------------------------------------
+
+class Req:
+    __slots__ = ("method", "path", "query", "headers", "body", "t", "provider", "action",
+                 "instance_id", "spec", "token", "auth", "qpairs", "params", "hw")
+
+    def __init__(self, method, path, query, headers, body, t):
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.t = t
+        self.provider = "unknown"
+        self.action = None
+        self.instance_id = None
+        self.spec = None
+        self.token = None
+        self.auth = "none"
+        self.qpairs = None
+        self.params = None
+        self.hw = None
+
+
+class Resp:
+    """kind: 'send' (status/headers/obj or raw), 'drop', 'hang' (hold_ms)."""
+    __slots__ = ("kind", "status", "headers", "obj", "raw", "code", "hold_ms")
+
+    def __init__(self, status=200, headers=None, obj=None, raw=None, code=None,
+                 kind="send", hold_ms=0):
+        self.kind = kind
+        self.status = status
+        self.headers = headers if headers is not None else []
+        self.obj = obj
+        self.raw = raw
+        self.code = code
+        self.hold_ms = hold_ms
+
+
+def _ali_rid():
+    return str(uuid.uuid4()).upper()
+
+
+def _hw_rid():
+    return uuid.uuid4().hex
+
+
+def _str_or_none(v):
+    return v if isinstance(v, str) else None
+
+
+class App:
+    def __init__(self, creds, verbose=False):
+        self.creds = creds
+        self.verbose = verbose
+        self.ali_keys = creds["aliyun_keys"]
+        self.hw_aksk = creds["huawei_aksk"]
+        self.lock = threading.Lock()
+        self.reset()
+
+    # ---- state ----------------------------------------------------------
+    def reset(self):
+        with self.lock:
+            self.log = collections.deque(maxlen=LOG_CAP)
+            self.seq = 0
+            self.by_action = {}
+            self.by_provider = {}
+            self.by_status = {}
+            self.faults = []
+            self.fault_seq = 0
+            self.instances = {}             # (provider, id) -> dict
+            self.inst_seq = 0
+            self.tokens = {}                # token -> dict
+            self.nonces = {}                # (ak, nonce) -> expiry
+            self.nonce_q = collections.deque()
+            self.idem = {}                  # Alibaba Token -> (fingerprint, RequestId)
+            self.default_resize_delay_ms = self.creds["default_resize_delay_ms"]
+            self.token_ttl_s = self.creds["token_ttl_s"]
+
+    def record(self, rec):
+        with self.lock:
+            self.seq += 1
+            rec["seq"] = self.seq
+            self.log.append(rec)
+            a = rec["action"] or "(none)"
+            self.by_action[a] = self.by_action.get(a, 0) + 1
+            self.by_provider[rec["provider"]] = self.by_provider.get(rec["provider"], 0) + 1
+            s = str(rec["status"])
+            self.by_status[s] = self.by_status.get(s, 0) + 1
+
+    def use_nonce(self, ak, nonce, now):
+        key = (ak, nonce)
+        with self.lock:
+            q = self.nonce_q
+            while q and (q[0][0] <= now or len(q) > NONCE_CAP):
+                exp, k = q.popleft()
+                if self.nonces.get(k) == exp:
+                    del self.nonces[k]
+            exp = self.nonces.get(key)
+            if exp is not None and exp > now:
+                raise ApiError(400, "SignatureNonceUsed",
+                               "Specified signature nonce was used already.")
+            exp = now + NONCE_TTL_S
+            self.nonces[key] = exp
+            q.append((exp, key))
+
+    def take_fault(self, provider, action, instance_id):
+        if not self.faults:          # racy fast path: fine
+            return None
+        with self.lock:
+            for r in self.faults:
+                if r["count"] == 0:
+                    continue
+                if r["provider"] not in ("any", provider):
+                    continue
+                if r.get("action") and r["action"] != action:
+                    continue
+                if r.get("instance_id") and r["instance_id"] != instance_id:
+                    continue
+                if r["count"] > 0:
+                    r["count"] -= 1
+                r["hits"] += 1
+                return dict(r)
+        return None
+
+    def _new_instance(self, provider, iid, now, project_id=None):
+        self.inst_seq += 1
+        inst = {
+            "provider": provider, "instance_id": iid, "created": now, "n": self.inst_seq,
+            "resize_delay_ms": None, "resize_outcome": "succeed", "pending": None,
+            "resizes": 0, "resizes_succeeded": 0, "resizes_failed": 0,
+        }
+        if provider == "aliyun":
+            inst.update(spec="api.s1.small", status="RUNNING", charge_type="PayAsYouGo",
+                        name="mock-" + iid)
+        else:
+            inst.update(spec="BASIC", status="Running", instance_status=6, charging_mode=0,
+                        name="mock-" + iid, project_id=project_id)
+        self.instances[(provider, iid)] = inst
+        return inst
+
+    def _get_inst(self, provider, iid, now, project_id=None):
+        """Caller holds the lock.  Auto-creates on first reference."""
+        inst = self.instances.get((provider, iid))
+        if inst is None:
+            inst = self._new_instance(provider, iid, now, project_id)
+        elif provider == "huawei" and project_id and not inst.get("project_id"):
+            inst["project_id"] = project_id
+        self._advance(inst, now)
+        return inst
+
+    @staticmethod
+    def _advance(inst, now):
+        p = inst["pending"]
+        if p is None or now < p["until"]:
+            return
+        inst["pending"] = None
+        ok = p["outcome"] != "fail"
+        if ok:
+            inst["spec"] = p["target"]
+            inst["resizes_succeeded"] += 1
+        else:
+            inst["resizes_failed"] += 1
+        if inst["provider"] == "aliyun":
+            inst["status"] = "RUNNING"
+        elif ok:
+            inst["status"], inst["instance_status"] = "Running", 6
+        else:
+            inst["status"], inst["instance_status"] = "ResizeFailed", 43
+
+    def _start_resize(self, inst, target, now):
+        delay = inst["resize_delay_ms"]
+        if delay is None:
+            delay = self.default_resize_delay_ms
+        inst["pending"] = {"target": target, "old": inst["spec"],
+                           "until": now + delay / 1000.0, "outcome": inst["resize_outcome"]}
+        inst["resizes"] += 1
+        if inst["provider"] == "aliyun":
+            inst["status"] = "MODIFYING"
+        else:
+            inst["status"], inst["instance_status"] = "Resizing", 42
+
+    # ---- request classification (cheap, before faults) -------------------
+    def classify(self, req):
+        path = req.path
+        h = req.headers
+        if path == "/":
+            req.provider = "aliyun"
+            req.qpairs, p = aliyun_parse_params(req.query, h, req.body)
+            req.params = p
+            authz = h.get("authorization", "")
+            if authz.startswith("ACS3-HMAC-SHA256"):
+                req.auth = "acs3"
+                req.action = h.get("x-acs-action") or p.get("Action")
+            elif "Signature" in p:
+                req.auth = "rpc"
+                req.action = p.get("Action")
+            else:
+                req.action = p.get("Action") or h.get("x-acs-action")
+            req.instance_id = p.get("InstanceId")
+            req.spec = p.get("InstanceSpec")
+            req.token = p.get("Token")
+        elif path in ("/v3/auth/tokens", "/v3/auth/tokens/"):
+            req.provider, req.action, req.auth = "iam", "token", "iam"
+        else:
+            m = HW_PATH_RE.match(path)
+            if not m:
+                return
+            req.provider = "huawei"
+            pid, iid = unquote(m.group(1)), unquote(m.group(2))
+            req.hw = (pid, iid)
+            req.instance_id = iid
+            req.action = "resize" if m.group(3) else "show"
+            if h.get("authorization", "").startswith("SDK-HMAC-SHA256"):
+                req.auth = "aksk"
+            elif h.get("x-auth-token"):
+                req.auth = "token"
+            if req.action == "resize" and req.body:
+                try:
+                    j = json.loads(req.body)
+                    if isinstance(j, dict):
+                        req.spec = _str_or_none(j.get("spec_id"))
+                except ValueError:
+                    pass
+
+    # ---- main entry --------------------------------------------------------
+    def handle(self, req):
+        """Returns (Resp, fault_kind)."""
+        self.classify(req)
+        fault = None
+        if req.provider != "unknown":
+            fault = self.take_fault(req.provider, req.action, req.instance_id)
+        kind = fault["kind"] if fault else None
+        if kind == "latency":
+            time.sleep(min(max(int(fault.get("ms", DEFAULT_LATENCY_MS)), 0), MAX_HOLD_MS) / 1000.0)
+        elif kind == "hang":
+            ms = min(max(int(fault.get("ms", DEFAULT_HANG_MS)), 0), MAX_HOLD_MS)
+            return Resp(kind="hang", hold_ms=ms, status=None), kind
+        elif kind == "drop":
+            return Resp(kind="drop", status=None), kind
+        elif kind in ("status", "throttle", "expire_token", "malformed"):
+            return self.fault_response(req, fault), kind
+        resp = self.route(req)
+        if kind == "oversized":
+            self.pad(resp, int(fault.get("bytes", DEFAULT_OVERSIZE)))
+        return resp, kind
+
+    def route(self, req):
+        try:
+            if req.provider == "aliyun":
+                return self.ali_handle(req)
+            if req.provider == "huawei":
+                return self.hw_handle(req)
+            if req.provider == "iam":
+                return self.iam_handle(req)
+            raise ApiError(404, "APIGW.0101",
+                           "The API does not exist or has not been published in the environment")
+        except ApiError as e:
+            return self.error_resp(req.provider, req, e)
+
+    # ---- error formatting -------------------------------------------------
+    def error_resp(self, provider, req, e, rid=None):
+        if provider == "aliyun":
+            rid = rid or _ali_rid()
+            host = req.headers.get("host", "").split(":")[0] or "apigateway.mock.aliyuncs.com"
+            obj = {"RequestId": rid, "HostId": host, "Code": e.code, "Message": e.message,
+                   "Recommend": "https://api.aliyun.com/troubleshoot?q=%s&product=CloudAPI"
+                                "&requestId=%s" % (e.code, rid)}
+            hdrs = [("Content-Type", "application/json;charset=utf-8"),
+                    ("x-acs-request-id", rid)] + e.headers
+            return Resp(e.status, hdrs, obj, code=e.code)
+        rid = rid or _hw_rid()
+        if getattr(e, "iam_title", None):
+            obj = {"error": {"code": e.status, "message": e.message, "title": e.iam_title}}
+        else:
+            obj = {"error_code": e.code, "error_msg": e.message}
+            if e.code.startswith("APIGW."):
+                obj["request_id"] = rid
+        hdrs = [("Content-Type", "application/json"), ("X-Request-Id", rid)] + e.headers
+        return Resp(e.status, hdrs, obj, code=e.code)
+
+    def fault_response(self, req, f):
+        kind = f["kind"]
+        prov = req.provider
+        if kind == "malformed":
+            hdrs = [("Content-Type", "application/json")]
+            if prov == "aliyun":
+                hdrs.append(("x-acs-request-id", _ali_rid()))
+            else:
+                hdrs.append(("X-Request-Id", _hw_rid()))
+            return Resp(200, hdrs, raw=MALFORMED_BODY)
+        extra = []
+        ra = f.get("retry_after")
+        if kind == "status":
+            status = int(f.get("status", 500))
+            code, msg = f.get("code"), f.get("message")
+            if prov == "aliyun":
+                dcode, dmsg = {
+                    503: ("ServiceUnavailable",
+                          "The request has failed due to a temporary failure of the server."),
+                    429: ("Throttling", "Request was denied due to request throttling."),
+                }.get(status, ("InternalError", "The request processing has failed due to some "
+                                                "unknown error, exception or failure."))
+            else:
+                dcode, dmsg = {
+                    429: ("APIGW.0308", "The throttling threshold has been reached"),
+                    503: ("APIG.9999", "System error. Try again later."),
+                }.get(status, ("APIC.9000", "Failed to request internal service"))
+            e = ApiError(status, code or dcode, msg or dmsg)
+        elif kind == "throttle":
+            if prov == "aliyun":
+                e = ApiError(400, "Throttling.User", "Request was denied due to user flow control.")
+            else:
+                e = ApiError(429, "APIGW.0308", "The throttling threshold has been reached")
+        else:  # expire_token
+            if prov == "aliyun":
+                e = ApiError(400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired.")
+            else:
+                e = ApiError(401, "APIGW.0307", "The token must be updated.")
+        if ra is not None:
+            if prov == "aliyun":
+                extra.append(("x-acs-retry-after", str(int(float(ra) * 1000))))
+            else:
+                fra = float(ra)
+                extra.append(("Retry-After", str(int(fra)) if fra == int(fra) else str(fra)))
+        e.headers = extra
+        return self.error_resp(prov, req, e)
+
+    @staticmethod
+    def pad(resp, nbytes):
+        if resp.kind != "send":
+            return
+        obj = resp.obj if isinstance(resp.obj, dict) else {}
+        obj = dict(obj)
+        obj["Padding"] = "x" * max(nbytes, 0)
+        resp.obj = obj
+
+    # ---- Alibaba ------------------------------------------------------------
+    def ali_handle(self, req):
+        now = time.time()
+        a = verify_aliyun(req.method, req.qpairs, req.params, req.headers, req.body,
+                          self.ali_keys, now)
+        self.use_nonce(a["access_key"], a["nonce"], now)
+        p = req.params
+        if a["scheme"] == "rpc":
+            fmt = p.get("Format") or "XML"
+            if fmt.upper() != "JSON":
+                raise ApiError(400, "InvalidParameter.Format",
+                               "Specified parameter Format is not valid: only JSON is served.")
+        version = a["version"] or p.get("Version")
+        if not version:
+            raise ApiError(400, "MissingVersion", "Version is mandatory for this action.")
+        if version != ALI_VERSION:
+            raise ApiError(400, "InvalidVersion", "Specified parameter Version is not valid.")
+        action = a["action"]
+        if not action:
+            raise ApiError(400, "MissingAction", "Action is mandatory for this action.")
+        if action == "ModifyInstanceSpec":
+            return self.ali_modify(req, p, now)
+        if action == "DescribeInstances":
+            return self.ali_describe(req, p, now)
+        raise ApiError(400, "InvalidAction.NotFound",
+                       "Specified api is not found, please check your url and method.")
+
+    @staticmethod
+    def _ali_ok(obj, rid):
+        return Resp(200, [("Content-Type", "application/json;charset=utf-8"),
+                          ("x-acs-request-id", rid)], obj)
+
+    @staticmethod
+    def _ali_bool(p, name):
+        v = p.get(name)
+        if v is None or v == "":
+            return False
+        lv = v.strip().lower()
+        if lv not in ("true", "false"):
+            raise ApiError(400, "InvalidParameter.%s" % name,
+                           "Specified parameter %s is not valid (true|false)." % name)
+        return lv == "true"
+
+    def ali_modify(self, req, p, now):
+        iid = (p.get("InstanceId") or "").strip()
+        spec = (p.get("InstanceSpec") or "").strip()
+        token = (p.get("Token") or "").strip()
+        for name, val in (("InstanceId", iid), ("InstanceSpec", spec), ("Token", token)):
+            if not val:
+                raise ApiError(400, "Missing" + name, "%s is mandatory for this action." % name)
+        if not ALI_SPEC_RE.match(spec):
+            raise ApiError(400, "InvalidInstanceSpec",
+                           "The specified parameter InstanceSpec is not valid.")
+        maction = (p.get("ModifyAction") or "UPGRADE").strip()
+        if maction not in ("UPGRADE", "DOWNGRADE"):
+            raise ApiError(400, "InvalidModifyAction",
+                           "The specified parameter ModifyAction is not valid (UPGRADE|DOWNGRADE).")
+        fp = (iid, spec, maction, self._ali_bool(p, "AutoPay"),
+              self._ali_bool(p, "SkipWaitSwitch"))
+        with self.lock:
+            prev = self.idem.get(token)
+            if prev is not None:
+                if prev[0] == fp:
+                    return self._ali_ok({"RequestId": prev[1]}, prev[1])
+                raise ApiError(400, "RepeatedCommit", "Resubmit request.")
+            if iid.startswith("nf-"):
+                raise ApiError(404, "NotFoundInstance", "The specified instance is not found.")
+            inst = self._get_inst("aliyun", iid, now)
+            if inst["status"] != "RUNNING":
+                raise ApiError(400, "InstanceStatusNotSupport",
+                               "The operation is not supported in the current instance status.")
+            if inst["spec"] == spec:
+                raise ApiError(400, "InstanceSpecNotChanged",
+                               "The specified instance specification is the same as the current one.")
+            self._start_resize(inst, spec, now)
+            rid = _ali_rid()
+            self.idem[token] = (fp, rid)
+            if len(self.idem) > IDEM_CAP:
+                del self.idem[next(iter(self.idem))]
+        return self._ali_ok({"RequestId": rid}, rid)
+
+    def ali_describe(self, req, p, now):
+        iid = (p.get("InstanceId") or "").strip()
+        with self.lock:
+            if iid:
+                insts = [] if iid.startswith("nf-") else [self._get_inst("aliyun", iid, now)]
+            else:
+                insts = sorted((i for (prov, _), i in self.instances.items() if prov == "aliyun"),
+                               key=lambda i: i["n"])
+                for i in insts:
+                    self._advance(i, now)
+            attrs = [{"InstanceId": i["instance_id"], "InstanceSpec": i["spec"],
+                      "Status": i["status"], "InstanceChargeType": i["charge_type"],
+                      "InstanceName": i["name"]} for i in insts]
+
+        def _int(name, d):
+            try:
+                return int(p.get(name, d))
+            except ValueError:
+                return d
+        rid = _ali_rid()
+        return self._ali_ok({"RequestId": rid, "TotalCount": len(attrs),
+                             "PageNumber": _int("PageNumber", 1), "PageSize": _int("PageSize", 10),
+                             "Instances": {"InstanceAttribute": attrs}}, rid)
+
+    # ---- Huawei APIG --------------------------------------------------------
+    def hw_auth(self, req, pid, now):
+        if req.auth == "aksk":
+            verify_huawei_aksk(req.method, req.path, req.query, req.headers, req.body,
+                               self.hw_aksk, now)
+            return
+        tok = req.headers.get("x-auth-token", "").strip()
+        if not tok:
+            raise ApiError(401, "APIC.7102", "Incorrect token or token resolution failed")
+        static = self.creds["huawei_static_tokens"]
+        if tok in static:
+            proj = static[tok]
+            if proj and proj != pid:
+                raise ApiError(403, "APIC.7130", "The project ID in the token does not match "
+                                                 "the project ID in the request URI")
+            return
+        with self.lock:
+            t = self.tokens.get(tok)
+            t = dict(t) if t else None
+        if t is None:
+            raise ApiError(401, "APIC.7102", "Incorrect token or token resolution failed")
+        if t["revoked"] or now >= t["expires"]:
+            raise ApiError(401, "APIGW.0307", "The token must be updated.")
+        if not t["project_id"]:
+            raise ApiError(401, "APIC.7103", "The token does not contain project information")
+        if t["project_id"] != pid:
+            raise ApiError(403, "APIC.7130", "The project ID in the token does not match "
+                                             "the project ID in the request URI")
+
+    @staticmethod
+    def _hw_view(i):
+        return {"id": i["instance_id"], "instance_name": i["name"], "status": i["status"],
+                "instance_status": i["instance_status"], "spec": i["spec"],
+                "charging_mode": i["charging_mode"], "project_id": i.get("project_id"),
+                "type": "apig", "enterprise_project_id": "0",
+                "create_time": int(i["created"] * 1000)}
+
+    def hw_handle(self, req):
+        pid, iid = req.hw
+        want = "POST" if req.action == "resize" else "GET"
+        if req.method != want:
+            raise ApiError(404, "APIGW.0101",
+                           "The API does not exist or has not been published in the environment")
+        now = time.time()
+        self.hw_auth(req, pid, now)
+        if iid.startswith("denied-"):
+            raise ApiError(403, "APIC.7106", "No permissions to request for the method")
+        if iid.startswith("nf-"):
+            raise ApiError(404, "APIC.7302", "Instance not found")
+        rid = _hw_rid()
+        hdrs = [("Content-Type", "application/json"), ("X-Request-Id", rid)]
+        if req.action == "show":
+            with self.lock:
+                view = self._hw_view(self._get_inst("huawei", iid, now, pid))
+            return Resp(200, hdrs, view)
+        try:
+            body = json.loads(req.body) if req.body.strip() else {}
+        except ValueError:
+            body = None
+        spec = body.get("spec_id") if isinstance(body, dict) else None
+        if not isinstance(spec, str) or spec not in HW_RANK:
+            raise ApiError(400, "APIC.7211", "Parameter value does not match the rules. "
+                                             "Parameter name: spec_id")
+        with self.lock:
+            inst = self._get_inst("huawei", iid, now, pid)
+            if inst["status"] not in ("Running", "ResizeFailed"):
+                raise ApiError(409, "APIC.7701", "The instance is being operated on. "
+                                                 "Try again later.")
+            cur = HW_RANK.get(inst["spec"], -1)
+            new = HW_RANK[spec]
+            if new == cur:
+                raise ApiError(409, "APIC.7707", "The gateway already uses this specification.")
+            if new < cur:
+                raise ApiError(400, "APIC.7243", "The specification of this gateway cannot be "
+                                                 "scaled down.")
+            self._start_resize(inst, spec, now)
+        job = "JOB-" + uuid.uuid4().hex
+        return Resp(202, hdrs, {"instance_id": iid,
+                                "message": "JOB_ASSIGNED_FOR_RESIZE_0086I:The job %s is assigned "
+                                           "to resize instance." % job,
+                                "job_id": job})
+
+    # ---- Huawei IAM ---------------------------------------------------------
+    @staticmethod
+    def _iam_err(status, title, message):
+        e = ApiError(status, title, message)
+        e.iam_title = title
+        return e
+
+    def iam_handle(self, req):
+        if req.method != "POST":
+            raise self._iam_err(405, "Method Not Allowed", "The method is not allowed.")
+        try:
+            j = json.loads(req.body)
+            ident = j["auth"]["identity"]
+            methods = ident["methods"]
+            user = ident["password"]["user"]
+            uname, pw = user["name"], user["password"]
+            dom = user.get("domain") or {}
+            dname = dom.get("name")
+            scope = j["auth"].get("scope") or {}
+            if not isinstance(scope, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise self._iam_err(400, "Bad Request", "The request body is malformed.") from None
+        if not isinstance(methods, list) or "password" not in methods:
+            raise self._iam_err(400, "Bad Request", "Only the password method is supported.")
+        ok = any(u["domain"] == dname and u["name"] == uname and
+                 hmac.compare_digest(str(u["password"]).encode(), str(pw).encode())
+                 for u in self.creds["huawei_users"])
+        if not ok:
+            raise self._iam_err(401, "Unauthorized", "The username or password is wrong.")
+        projects = self.creds["huawei_projects"]
+        proj = scope.get("project") if isinstance(scope.get("project"), dict) else None
+        pid = pname = None
+        if proj is not None:
+            if proj.get("id"):
+                pid = str(proj["id"])
+                pname = next((n for n, i in projects.items() if i == pid), "cn-north-4")
+            elif proj.get("name"):
+                pname = str(proj["name"])
+                pid = projects.get(pname) or hashlib.md5(pname.encode()).hexdigest()
+            else:
+                raise self._iam_err(400, "Bad Request", "The project scope needs an id or a name.")
+        now = time.time()
+        token = "MII" + base64.b64encode(secrets.token_bytes(3000)).decode("ascii")
+        with self.lock:
+            ttl = self.token_ttl_s
+            self.tokens[token] = {"project_id": pid, "project_name": pname, "issued": now,
+                                  "expires": now + ttl, "revoked": False, "user": uname,
+                                  "domain": dname}
+            if len(self.tokens) > TOKEN_CAP:
+                del self.tokens[next(iter(self.tokens))]
+        domain_obj = {"id": hashlib.md5(dname.encode()).hexdigest(), "name": dname}
+        tok = {"expires_at": _iso_us(now + ttl), "issued_at": _iso_us(now),
+               "methods": ["password"], "catalog": [],
+               "roles": [{"id": "0", "name": "op_fine_grained"}],
+               "user": {"id": hashlib.md5((dname + "/" + uname).encode()).hexdigest(),
+                        "name": uname, "domain": domain_obj, "password_expires_at": ""}}
+        if pid:
+            tok["project"] = {"id": pid, "name": pname, "domain": domain_obj}
+        else:
+            tok["domain"] = domain_obj
+        return Resp(201, [("Content-Type", "application/json;charset=UTF-8"),
+                          ("X-Subject-Token", token), ("X-Request-Id", _hw_rid())],
+                    {"token": tok})
+
+    # ---- control API --------------------------------------------------------
+    def control(self, method, path, query, body):
+        """Returns (status, obj)."""
+        name = path[len("/_mock/"):].strip("/")
+        try:
+            j = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return 400, {"error": "body is not valid JSON"}
+        q = dict(parse_qsl(query, keep_blank_values=True))
+        try:
+            if name == "ping" and method == "GET":
+                return 200, {"ok": True}
+            if name == "reset" and method == "POST":
+                self.reset()
+                return 200, {"ok": True}
+            if name == "faults":
+                if method == "POST":
+                    return self._ctl_add_faults(j)
+                if method == "GET":
+                    with self.lock:
+                        return 200, [dict(r) for r in self.faults]
+                if method == "DELETE":
+                    with self.lock:
+                        self.faults = []
+                    return 200, {"ok": True}
+            if name == "requests" and method == "GET":
+                return 200, self._ctl_requests(q)
+            if name == "stats" and method == "GET":
+                with self.lock:
+                    return 200, {"count": self.seq, "by_action": dict(self.by_action),
+                                 "by_provider": dict(self.by_provider),
+                                 "by_status": dict(self.by_status)}
+            if name == "instances":
+                if method == "POST":
+                    return self._ctl_set_instance(j)
+                if method == "GET":
+                    return 200, self._ctl_instances(q)
+            if name == "config":
+                if method == "POST":
+                    with self.lock:
+                        if "default_resize_delay_ms" in j:
+                            self.default_resize_delay_ms = max(0, int(j["default_resize_delay_ms"]))
+                        if "token_ttl_s" in j:
+                            self.token_ttl_s = float(j["token_ttl_s"])
+                if method in ("POST", "GET"):
+                    with self.lock:
+                        return 200, {"default_resize_delay_ms": self.default_resize_delay_ms,
+                                     "token_ttl_s": self.token_ttl_s}
+            if name == "revoke_tokens" and method == "POST":
+                with self.lock:
+                    n = 0
+                    for t in self.tokens.values():
+                        if not t["revoked"]:
+                            t["revoked"] = True
+                            n += 1
+                return 200, {"revoked": n}
+        except (ValueError, TypeError, KeyError) as e:
+            return 400, {"error": "bad control request: %r" % (e,)}
+        return 404, {"error": "unknown control endpoint %s %s" % (method, path)}
+
+    def _ctl_add_faults(self, j):
+        rules = j.get("faults")
+        if rules is None and "kind" in j:
+            rules = [j]
+        if not isinstance(rules, list):
+            return 400, {"error": "expected {\"faults\": [...]}"}
+        clean = []
+        for r in rules:
+            if not isinstance(r, dict):
+                return 400, {"error": "fault rule must be an object"}
+            kind = r.get("kind")
+            prov = r.get("provider", "any")
+            if kind not in FAULT_KINDS:
+                return 400, {"error": "unknown fault kind %r" % (kind,)}
+            if prov not in FAULT_PROVIDERS:
+                return 400, {"error": "unknown provider %r" % (prov,)}
+            c = dict(r)
+            c["provider"] = prov
+            c["count"] = int(r.get("count", 1))
+            c["hits"] = 0
+            for k in ("ms", "status", "bytes"):
+                if k in c:
+                    c[k] = int(c[k])
+            if "retry_after" in c:
+                c["retry_after"] = float(c["retry_after"])
+            clean.append(c)
+        with self.lock:
+            for c in clean:
+                self.fault_seq += 1
+                c["id"] = self.fault_seq
+                self.faults.append(c)
+            n = len(self.faults)
+        return 200, {"ok": True, "added": len(clean), "total": n}
+
+    def _ctl_requests(self, q):
+        since = int(q.pop("since", 0) or 0)
+        filt = [(k, v) for k, v in q.items() if k in LOG_FIELDS]
+        with self.lock:
+            recs = list(self.log)
+        out = []
+        for r in recs:
+            if r["seq"] <= since:
+                continue
+            if all(("null" if r.get(k) is None else str(r.get(k))) == v for k, v in filt):
+                out.append(r)
+        return out
+
+    def _ctl_view(self, i):
+        v = {"provider": i["provider"], "instance_id": i["instance_id"], "spec": i["spec"],
+             "status": i["status"], "resize_delay_ms": i["resize_delay_ms"],
+             "resize_outcome": i["resize_outcome"], "resizes": i["resizes"],
+             "resizes_succeeded": i["resizes_succeeded"], "resizes_failed": i["resizes_failed"],
+             "pending_spec": i["pending"]["target"] if i["pending"] else None,
+             "name": i["name"]}
+        if i["provider"] == "huawei":
+            v.update(instance_status=i["instance_status"], charging_mode=i["charging_mode"],
+                     project_id=i.get("project_id"))
+        else:
+            v["charge_type"] = i["charge_type"]
+        return v
+
+    def _ctl_instances(self, q):
+        now = time.time()
+        with self.lock:
+            out = []
+            for i in sorted(self.instances.values(), key=lambda i: i["n"]):
+                self._advance(i, now)
+                if q.get("provider") and i["provider"] != q["provider"]:
+                    continue
+                if q.get("instance_id") and i["instance_id"] != q["instance_id"]:
+                    continue
+                out.append(self._ctl_view(i))
+        return out
+
+    def _ctl_set_instance(self, j):
+        prov = j.get("provider")
+        iid = j.get("instance_id")
+        if prov not in ("aliyun", "huawei") or not isinstance(iid, str) or not iid:
+            return 400, {"error": "provider (aliyun|huawei) and instance_id are required"}
+        out = j.get("resize_outcome")
+        if out is not None and out not in ("succeed", "fail"):
+            return 400, {"error": "resize_outcome must be succeed or fail"}
+        now = time.time()
+        with self.lock:
+            inst = self._get_inst(prov, iid, now, j.get("project_id"))
+            if "spec" in j:
+                inst["spec"] = str(j["spec"])
+            if "status" in j:
+                inst["status"] = str(j["status"])
+                inst["pending"] = None
+                if prov == "huawei":
+                    inst["instance_status"] = HW_STATUS_CODES.get(inst["status"], 0)
+            if prov == "huawei" and "instance_status" in j:
+                inst["instance_status"] = int(j["instance_status"])
+            if "resize_delay_ms" in j:
+                d = j["resize_delay_ms"]
+                inst["resize_delay_ms"] = None if d is None else max(0, int(d))
+            if out is not None:
+                inst["resize_outcome"] = out
+            if "name" in j:
+                inst["name"] = str(j["name"])
+            if "charge_type" in j and prov == "aliyun":
+                inst["charge_type"] = str(j["charge_type"])
+            if "charging_mode" in j and prov == "huawei":
+                inst["charging_mode"] = int(j["charging_mode"])
+            if prov == "huawei" and j.get("project_id"):
+                inst["project_id"] = str(j["project_id"])
+            return 200, self._ctl_view(inst)
+
+
+# ---------------------------------------------------------------------------
+# HTTP layer
+# ---------------------------------------------------------------------------
+
+def _reason(status):
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Status"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "mockcloud/1.0"
+    sys_version = ""
+    timeout = HANDLER_IDLE_TIMEOUT_S
+    disable_nagle_algorithm = True
+
+    def log_message(self, fmt, *args):
+        if self.server.app.verbose:
+            sys.stderr.write("mockcloud: %s %s\n" % (self.address_string(), fmt % args))
+
+    def do_GET(self):
+        self._dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+
+    # -- I/O helpers --
+    def _send(self, status, headers, body):
+        out = ["HTTP/1.1 %d %s\r\n" % (status, _reason(status)),
+               "Server: mockcloud/1.0\r\n",
+               "Date: %s\r\n" % email.utils.formatdate(usegmt=True)]
+        for k, v in headers:
+            out.append("%s: %s\r\n" % (k, v))
+        out.append("Content-Length: %d\r\n" % len(body))
+        out.append("Connection: %s\r\n\r\n" % ("close" if self.close_connection else "keep-alive"))
+        data = "".join(out).encode("latin-1") + body
+        try:
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+    def _send_json(self, status, obj, headers=()):
+        self._send(status, [("Content-Type", "application/json")] + list(headers),
+                   json.dumps(obj).encode("utf-8"))
+
+    def _read_body(self):
+        te = self.headers.get("Transfer-Encoding", "")
+        if te:
+            if te.strip().lower() != "chunked":
+                self.close_connection = True
+                self._send_json(501, {"error": "unsupported Transfer-Encoding"})
+                return None
+            chunks, total = [], 0
+            try:
+                while True:
+                    line = self.rfile.readline(1024)
+                    size = int(line.split(b";")[0].strip() or b"x", 16)
+                    if size == 0:
+                        while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
+                            pass
+                        break
+                    total += size
+                    if total > MAX_BODY:
+                        raise ValueError("too large")
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline(8)
+            except (ValueError, OSError):
+                self.close_connection = True
+                self._send_json(400, {"error": "bad chunked body"})
+                return None
+            return b"".join(chunks)
+        cl = self.headers.get("Content-Length")
+        if not cl:
+            return b""
+        try:
+            n = int(cl)
+            if n < 0:
+                raise ValueError
+        except ValueError:
+            self.close_connection = True
+            self._send_json(400, {"error": "bad Content-Length"})
+            return None
+        if n > MAX_BODY:
+            self.close_connection = True
+            self._send_json(413, {"error": "body too large"})
+            return None
+        body = self.rfile.read(n) if n else b""
+        if len(body) != n:
+            self.close_connection = True
+            return None
+        return body
+
+    def _hold(self, ms):
+        """Keep the connection open without answering, for at most ms, or until
+        the client goes away."""
+        self.close_connection = True
+        sock = self.connection
+        deadline = time.monotonic() + ms / 1000.0
+        try:
+            sock.settimeout(0.05)
+            while True:
+                rem = deadline - time.monotonic()
+                if rem <= 0:
+                    return
+                r, _, _ = select.select([sock], [], [], min(rem, 0.2))
+                if not r:
+                    continue
+                try:
+                    data = sock.recv(65536)
+                except (ssl.SSLWantReadError, TimeoutError):
+                    continue
+                except (OSError, ValueError):
+                    return
+                if not data:
+                    return
+        except (OSError, ValueError):
+            return
+
+    def _dispatch(self):
+        t = time.time()
+        t0 = time.monotonic()
+        raw = self.path
+        if not raw.startswith("/"):
+            sp = urlsplit(raw)
+            raw = (sp.path or "/") + ("?" + sp.query if sp.query else "")
+        qpos = raw.find("?")
+        if qpos >= 0:
+            path, query = raw[:qpos], raw[qpos + 1:]
+        else:
+            path, query = raw, ""
+        body = self._read_body()
+        if body is None:
+            return
+        app = self.server.app
+        if path.startswith("/_mock/"):
+            status, obj = app.control(self.command, path, query, body)
+            self._send_json(status, obj)
+            return
+        headers = {}
+        for k, v in self.headers.items():
+            lk = k.lower()
+            headers[lk] = headers[lk] + "," + v if lk in headers else v
+        req = Req(self.command, path, query, headers, body, t)
+        try:
+            resp, fault = app.handle(req)
+        except Exception as e:  # never let a bug kill the connection silently
+            resp, fault = Resp(500, [("Content-Type", "application/json")],
+                               {"error": "mockcloud internal error: %r" % (e,)},
+                               code="MockInternalError"), None
+        body_out = None
+        if resp.kind == "hang":
+            self._hold(resp.hold_ms)
+        elif resp.kind == "drop":
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        else:
+            body_out = resp.raw if resp.raw is not None else json.dumps(resp.obj).encode("utf-8")
+        rec = {"seq": None, "t": t, "provider": req.provider, "action": req.action,
+               "method": req.method, "path": path, "instance_id": req.instance_id,
+               "spec": req.spec, "token": req.token, "auth": req.auth,
+               "status": resp.status if resp.kind == "send" else None,
+               "code": resp.code, "fault": fault,
+               "duration_ms": round((time.monotonic() - t0) * 1000.0, 3)}
+        # logged before the answer goes out, so a client that got its answer
+        # always finds its request in /_mock/requests
+        app.record(rec)
+        if body_out is not None:
+            self._send(resp.status, resp.headers, body_out)
+        if app.verbose:
+            sys.stderr.write("mockcloud: %s %s %s %s -> %s %s%s\n" % (
+                req.provider, req.action, req.method, path, rec["status"], rec["code"] or "",
+                " fault=" + fault if fault else ""))
+
+
+class MockServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, port, app, ssl_ctx=None):
+        self.app = app
+        self.ssl_ctx = ssl_ctx
+        super().__init__(("127.0.0.1", port), Handler)
+
+    def server_bind(self):
+        # skip HTTPServer.server_bind's getfqdn() (a reverse DNS lookup)
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = "127.0.0.1"
+        self.server_port = self.server_address[1]
+
+    def finish_request(self, request, client_address):
+        if self.ssl_ctx is None:
+            self.RequestHandlerClass(request, client_address, self)
+            return
+        # TLS handshake in the connection's own thread, bounded
+        request.settimeout(10)
+        try:
+            tls = self.ssl_ctx.wrap_socket(request, server_side=True)
+        except (OSError, ValueError):
+            return
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        finally:
+            try:
+                tls.close()
+            except OSError:
+                pass
+
+    def handle_error(self, request, client_address):
+        if self.app.verbose:
+            super().handle_error(request, client_address)
+
+
+def write_port_file(path, ports):
+    d = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(d, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(ports, f)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Mock Alibaba/Huawei cloud endpoints for gwresize.")
+    ap.add_argument("--http-port", type=int, default=0)
+    ap.add_argument("--https-port", type=int, default=None)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--port-file")
+    ap.add_argument("--config")
+    ap.add_argument("--verbose", action="store_true")
+    a = ap.parse_args(argv)
+    if (a.cert is None) != (a.key is None):
+        ap.error("--cert and --key go together")
+    if a.https_port is not None and a.cert is None:
+        ap.error("--https-port needs --cert and --key")
+
+    app = App(load_creds(a.config), verbose=a.verbose)
+    servers = [MockServer(a.http_port, app)]
+    https_port = None
+    if a.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(a.cert, a.key)
+        ctx.set_alpn_protocols(["http/1.1"])
+        srv = MockServer(a.https_port or 0, app, ctx)
+        servers.append(srv)
+        https_port = srv.server_address[1]
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    threads = []
+    for s in servers:
+        th = threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.25},
+                              daemon=True)
+        th.start()
+        threads.append(th)
+    ports = {"http": servers[0].server_address[1], "https": https_port, "pid": os.getpid()}
+    if a.port_file:
+        write_port_file(a.port_file, ports)
+    if a.verbose:
+        sys.stderr.write("mockcloud: listening %s\n" % json.dumps(ports))
+    while not stop.wait(0.5):
+        pass
+    for s in servers:
+        s.shutdown()
+        s.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
