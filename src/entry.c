@@ -300,6 +300,11 @@ raise_if_failed(HeapTuple tup, TupleDesc desc, int64 id)
 
 	if (status_code == 0 || status_code >= 500)
 		sqlstate = ERRCODE_CONNECTION_FAILURE;
+	else if (status_code < 300)
+		sqlstate = ERRCODE_PROTOCOL_VIOLATION;	/* an answer we cannot use */
+	else if (status_code == 409 ||
+			 (code && strcmp(code, "InstanceStatusNotSupport") == 0))
+		sqlstate = ERRCODE_OBJECT_IN_USE;	/* busy, or already at that spec */
 	else if (status_code == 429 || (code && strstr(code, "Throttling")))
 		sqlstate = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
 	else if (status_code == 401 || status_code == 403 ||
@@ -315,16 +320,23 @@ raise_if_failed(HeapTuple tup, TupleDesc desc, int64 id)
 				 errmsg("the outcome of the resize of instance \"%s\" is unknown", inst),
 				 errdetail("The gwresize worker restarted while the call was in flight; gw_audit row %lld will be reconciled.",
 						   (long long) id)));
+	if (status_code == 0)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("%s call for instance \"%s\" failed after %s attempt(s)",
+						provider, inst, attempts),
+				 errdetail_internal("No answer: code \"%s\", message \"%s\"; gw_audit row %lld.",
+									code ? code : "none", msg ? msg : "none",
+									(long long) id)));
 	ereport(ERROR,
 			(errcode(sqlstate),
-			 status_code == 0 ?
-			 errmsg("%s call for instance \"%s\" failed after %s attempt(s)",
-					provider, inst, attempts) :
+			 sqlstate == ERRCODE_PROTOCOL_VIOLATION ?
+			 errmsg("%s gave an unusable answer to the resize of instance \"%s\"",
+					provider, inst) :
 			 errmsg("%s rejected the resize of instance \"%s\"", provider, inst),
-			 errdetail_internal("Code: %s. Message: %s. Request id: %s. HTTP status: %s. gw_audit row: %lld.",
-								code ? code : "none", msg ? msg : "none",
-								rid ? rid : "none", http ? http : "none",
-								(long long) id)));
+			 errdetail_internal("HTTP %s, code \"%s\", message \"%s\", request id \"%s\", after %s attempt(s); gw_audit row %lld.",
+								http, code ? code : "none", msg ? msg : "none",
+								rid ? rid : "none", attempts, (long long) id)));
 }
 
 /* ---- hand-off and waiting ---- */

@@ -127,6 +127,7 @@ typedef struct GwHttpRequest
 typedef struct GwHttpResponse
 {
 	int			curl_code;		/* CURLE_OK when an answer came */
+	bool		sent;			/* the request (or part of it) left */
 	char	   *curl_error;		/* transport error text */
 	long		http_status;
 	StringInfoData body;

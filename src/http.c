@@ -40,6 +40,7 @@ struct GwTransfer
 	GwHttpResponse resp;
 	GwTransferDone done;
 	void	   *arg;
+	int			sends;			/* times libcurl began sending the request */
 	char		errbuf[CURL_ERROR_SIZE];
 };
 
@@ -197,6 +198,25 @@ header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
+/*
+ * prereq_cb
+ *		Called each time libcurl is about to send the request.  libcurl
+ *		silently re-sends a request whose reused connection died without an
+ *		answer; we refuse that second send, so every attempt is ours, counted
+ *		and freshly signed (and a non-idempotent Huawei POST is not doubled
+ *		behind our back).
+ */
+static int
+prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
+		  int conn_primary_port, int conn_local_port)
+{
+	GwTransfer *t = (GwTransfer *) clientp;
+
+	if (++t->sends > 1)
+		return CURL_PREREQFUNC_ABORT;
+	return CURL_PREREQFUNC_OK;
+}
+
 static void
 setopt_checked(CURLcode rc)
 {
@@ -285,6 +305,8 @@ gw_http_start(GwServer *server, GwHttpRequest *req, GwTransferDone done,
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t));
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf));
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_PREREQFUNCTION, prereq_cb));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_PREREQDATA, t));
 
 	mrc = curl_multi_add_handle(multi, t->easy);
 	if (mrc != CURLM_OK)
@@ -340,13 +362,20 @@ dispatch_finished(void)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
 		t->resp.curl_code = msg->data.result;
+		t->resp.sent = t->sends > 0;
 		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->resp.http_status);
 		if (msg->data.result != CURLE_OK)
 		{
 			MemoryContext old = MemoryContextSwitchTo(t->cxt);
 
-			t->resp.curl_error = pstrdup(t->errbuf[0] ? t->errbuf :
-										 curl_easy_strerror(msg->data.result));
+			if (t->resp.too_large)
+				t->resp.curl_error = psprintf("the answer exceeded %d bytes and was cut off",
+											  GW_RESPONSE_MAX);
+			else if (t->sends > 1)
+				t->resp.curl_error = pstrdup("the connection closed before an answer came");
+			else
+				t->resp.curl_error = pstrdup(t->errbuf[0] ? t->errbuf :
+											 curl_easy_strerror(msg->data.result));
 			MemoryContextSwitchTo(old);
 		}
 		curl_multi_remove_handle(multi, t->easy);

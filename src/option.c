@@ -167,7 +167,7 @@ parse_number(const GwOption *o, const char *v)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("invalid value for option \"%s\": \"%s\"", o->name, v),
-				 errdetail("Valid values are %s from %g to %g.",
+				 errdetail("Valid values are %s from %.15g to %.15g.",
 						   o->kind == OPT_INT ? "integers" : "numbers",
 						   o->min, o->max)));
 	return d;
@@ -475,9 +475,8 @@ check_usable(GwServer *s, ForeignServer *fs, GwProvider provider, Oid userid)
 	if (s->provider != provider)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("server \"%s\" is a %s server, not a %s one",
-						fs->servername, gw_provider_name(s->provider),
-						gw_provider_name(provider)),
+				 errmsg("server \"%s\" is for provider \"%s\"",
+						fs->servername, gw_provider_name(s->provider)),
 				 errhint("%s", provider == GW_ALIYUN ?
 						 "gw_modify_spec() needs a server with provider 'aliyun'." :
 						 "gw_resize() needs a server with provider 'huawei'.")));

@@ -312,7 +312,8 @@ transfer_done(GwTransfer *t, void *arg)
 		{
 			/* the resize was never sent: say why, as IAM's error */
 			job->out.job_id = NULL;
-			job->http_status = 0;
+			job->out.error_code = psprintf("IAM.%s", job->out.error_code ?
+										   job->out.error_code : "error");
 			job->out.error_message = psprintf("IAM token request failed: %s",
 											  job->out.error_message ?
 											  job->out.error_message : "no answer");

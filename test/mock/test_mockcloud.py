@@ -714,14 +714,26 @@ class TestFaults(MockTestCase):
         self.assertIsNone(instance("huawei", iid))          # not applied
 
     def test_hang_ends_when_client_goes_away(self):
-        faults({"provider": "huawei", "kind": "hang", "ms": 20000})
-        s = socket.create_connection(("127.0.0.1", port(False)))
-        s.sendall(b"GET /v2/p/apigw/instances/x HTTP/1.1\r\nHost: a\r\n\r\n")
-        time.sleep(0.2)
-        s.close()
-        rec = wait_for(lambda: ctl("GET", "requests", query="fault=hang"), timeout=3)
-        self.assertTrue(rec)
-        self.assertLess(rec[0]["duration_ms"], 3000)
+        for tls in (False, True):
+            ctl("POST", "reset")
+            faults({"provider": "huawei", "kind": "hang", "ms": 20000})
+            s = socket.create_connection(("127.0.0.1", port(tls)))
+            if tls:
+                s = STATE["ctx"].wrap_socket(s, server_hostname="localhost")
+            s.sendall(b"GET /v2/p/apigw/instances/x HTTP/1.1\r\nHost: a\r\n\r\n")
+            time.sleep(0.2)
+            s.close()
+            rec = wait_for(lambda: ctl("GET", "requests", query="fault=hang"), timeout=3)
+            self.assertTrue(rec, "tls=%s" % tls)
+            self.assertLess(rec[0]["duration_ms"], 3000)
+
+    def test_hang_and_drop_over_tls(self):
+        faults({"provider": "aliyun", "kind": "hang", "ms": 200}, {"provider": "aliyun", "kind": "drop"})
+        for _ in range(2):
+            with self.assertRaises((http.client.RemoteDisconnected, ConnectionError, ssl.SSLError)):
+                ali_rpc("DescribeInstances", {}, tls=True)
+        self.assertEqual(ali_rpc("DescribeInstances", {}, tls=True)[0], 200)
+        self.assertEqual([r["fault"] for r in ctl("GET", "requests")], ["hang", "drop", None])
 
     def test_status(self):
         faults({"provider": "aliyun", "kind": "status", "status": 503, "code": "ServiceUnavailable",

@@ -1,0 +1,105 @@
+#!/bin/bash
+# The whole test suite: signing vectors, the mock's own tests, pg_regress
+# against a throwaway cluster with gwresize preloaded, and the TAP tests
+# (PostgreSQL::Test::Cluster).  Ends with "N passed, N failed".
+set -u
+. "$(dirname "$0")/lib.sh"
+cd "$GW_ROOT"
+
+REGRESS_TESTS=${REGRESS_TESTS:-"validator inputs modify_spec privileges huawei"}
+# GW_ONLY=regress (or vectors, mock, tap) runs one stage: for development
+GW_ONLY=${GW_ONLY:-}
+want() { [ -z "$GW_ONLY" ] || [ "$GW_ONLY" = "$1" ]; }
+pass=0
+fail=0
+failed_names=()
+
+# count_tap NAME FILE: ok / not ok lines of a TAP stream, and a stream
+# that ended without its plan counts as one more failure
+count_tap() {
+	local ok nok
+	ok=$(grep -cE '^[[:space:]]*ok [0-9]+' "$2")
+	nok=$(grep -cE '^[[:space:]]*not ok [0-9]+' "$2")
+	pass=$((pass + ok))
+	fail=$((fail + nok))
+	[ "$nok" -gt 0 ] && failed_names+=("$1")
+}
+
+make -s install >/dev/null || { echo "make install failed"; echo "0 passed, 1 failed"; exit 1; }
+gw_workdir
+trap gw_stop_all EXIT
+
+if want vectors; then
+echo "== signing vectors (test/vectors)"
+gcc -Wall -Werror -O2 -DFRONTEND -Isrc -I"$(pg_config --includedir-server)" \
+	-I"$(pg_config --includedir)" test/vectors/sign_driver.c src/sign.c \
+	-L"$(pg_config --pkglibdir)" -lpgcommon -lpgport -lssl -lcrypto \
+	-o "$GW_WORK/sign_driver"
+python3 test/vectors/run_vectors.py "$GW_WORK/sign_driver" test/vectors >"$GW_WORK/vectors.tap" 2>&1
+grep -E '^(not ok|#)' "$GW_WORK/vectors.tap"
+count_tap vectors "$GW_WORK/vectors.tap"
+grep -c '^ok' "$GW_WORK/vectors.tap" | sed 's/$/ vectors reproduced/'
+fi
+
+if want mock; then
+echo "== mock cloud self-test (test/mock)"
+python3 test/mock/test_mockcloud.py >"$GW_WORK/mock-test.log" 2>&1
+ran=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\}.*/\1/p' "$GW_WORK/mock-test.log")
+bad=$(sed -n 's/^FAILED (\(.*\))/\1/p' "$GW_WORK/mock-test.log" | grep -oE '[0-9]+' | awk '{s += $1} END {print s + 0}')
+ran=${ran:-0}
+bad=${bad:-0}
+if [ "$ran" = 0 ]; then bad=1; tail -20 "$GW_WORK/mock-test.log"; fi
+pass=$((pass + ran - (bad > ran ? ran : bad)))
+fail=$((fail + bad))
+[ "$bad" -gt 0 ] && { failed_names+=("mock"); tail -30 "$GW_WORK/mock-test.log"; }
+echo "$ran mock tests, $bad failed"
+fi
+
+if want regress; then
+echo "== pg_regress (test/sql)"
+gw_start_mock
+gw_start_cluster contrib_regression
+export GW_MOCKCTL="$GW_ROOT/test/mock/mockctl.py"
+PG_REGRESS="$(pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress"
+"$PG_REGRESS" --inputdir=test --outputdir="$GW_WORK/regress" --bindir="$PGBIN" \
+	--host="$PGHOST" --port="$PGPORT" --user=postgres \
+	--dbname=contrib_regression $REGRESS_TESTS >"$GW_WORK/regress.out" 2>&1
+cat "$GW_WORK/regress.out" | grep -E '^(test|ok|not ok| )' | grep -vE '^ *$'
+r_ok=$(grep -cE '^(test .*\.\.\. ok|ok [0-9]+)' "$GW_WORK/regress.out")
+r_bad=$(grep -cE '(\.\.\. FAILED|^not ok [0-9]+)' "$GW_WORK/regress.out")
+pass=$((pass + r_ok))
+fail=$((fail + r_bad))
+if [ "$r_ok" = 0 ] && [ "$r_bad" = 0 ]; then fail=$((fail + 1)); cat "$GW_WORK/regress.out"; fi
+if [ "$r_bad" -gt 0 ]; then
+	failed_names+=("regress")
+	cat "$GW_WORK/regress/regression.diffs" 2>/dev/null | head -300
+fi
+gw_stop_all
+GW_MOCK_PID=
+fi
+
+if want tap; then
+echo "== TAP (test/t)"
+tapdir="$GW_WORK/tap"
+as_pg mkdir -p "$tapdir"
+as_pg env PATH="$PATH" TESTDIR="$tapdir" GW_ROOT="$GW_ROOT" \
+	PERL5LIB="$(pg_config --pkglibdir)/pgxs/src/test/perl:$GW_ROOT/test/t" \
+	PG_REGRESS="$PG_REGRESS" \
+	prove -v test/t/*.pl >"$GW_WORK/tap.out" 2>&1
+grep -E '^(t/|test/t/|[[:space:]]*not ok|Result|Files=)' "$GW_WORK/tap.out"
+count_tap tap "$GW_WORK/tap.out"
+dubious=$(grep -cE 'Dubious|Bad plan|No plan found|Parse errors' "$GW_WORK/tap.out")
+fail=$((fail + dubious))
+if [ "$dubious" -gt 0 ] || grep -qE '^[[:space:]]*not ok' "$GW_WORK/tap.out"; then
+	failed_names+=("tap")
+	grep -B2 -A12 -E '^[[:space:]]*not ok|Dubious' "$GW_WORK/tap.out" | head -200
+	for f in "$tapdir"/tmp_check/log/*.log; do
+		[ -f "$f" ] && { echo "--- $f"; tail -40 "$f"; }
+	done
+fi
+fi
+
+[ ${#failed_names[@]} -gt 0 ] && echo "failing: ${failed_names[*]}"
+[ "$fail" = 0 ] && rm -rf "$GW_WORK"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

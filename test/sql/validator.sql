@@ -1,0 +1,84 @@
+-- The foreign-data wrapper's validator: every option checked at CREATE/ALTER.
+CREATE EXTENSION gwresize;
+
+-- a helper for the tests that follow: run a statement, show its SQLSTATE
+CREATE FUNCTION try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE stmt;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+-- the wrapper itself takes no options
+ALTER FOREIGN DATA WRAPPER gwresize OPTIONS (foo 'bar');
+
+-- servers: required options, known names, good values
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (region 'cn-hangzhou');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'gcp', region 'x');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'CN Hangzhou');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', bogus '1');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', access_key_secret 'x');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', signature 'md5');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', timeout_ms '0');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', timeout_ms '1.5');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', max_retries 'many');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', max_retries '21');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', requests_per_second '-1');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint 'ftp://example.com');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint 'https://user@example.com');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint 'https://example.com/?a=b');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', project_id 'p1');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id '../p');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', signature 'hmac-sha1');
+
+-- plain http only with gwresize.allow_http (a superuser setting)
+SET gwresize.allow_http = off;
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint 'http://127.0.0.1:9');
+RESET gwresize.allow_http;
+
+-- good servers; ALTER is validated too
+CREATE SERVER ali_default FOREIGN DATA WRAPPER gwresize
+  OPTIONS (provider 'aliyun', region 'cn-hangzhou');
+CREATE SERVER hw_default FOREIGN DATA WRAPPER gwresize
+  OPTIONS (provider 'huawei', region 'eu-west-101', project_id 'p0123456789');
+ALTER SERVER ali_default OPTIONS (ADD timeout_ms '-5');
+ALTER SERVER ali_default OPTIONS (ADD timeout_ms '2000', ADD max_retries '0', ADD requests_per_second '2.5');
+
+-- user mappings: exactly one set of credentials
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (access_key_id 'a');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (access_key_id 'a', access_key_secret 'b', auth_token 'c');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (region 'x');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (access_key_id 'a', access_key_secret E'b\nc');
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (user_name 'u', password 'p');
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (auth_token 't', security_token 's');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (access_key_id 'LTAIdefault', access_key_secret 'defaultSecret');
+-- a mapping for the wrong provider is caught at call time
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (access_key_id 'a', access_key_secret 'b');
+SELECT try($$SELECT gw_resize('i1', 'PROFESSIONAL', server => 'hw_default', dry_run => true)$$);
+ALTER USER MAPPING FOR CURRENT_USER SERVER hw_default
+  OPTIONS (DROP access_key_id, DROP access_key_secret, ADD auth_token 'tok-123');
+
+-- endpoints derive from the region
+SELECT split_part(request->>'url', '?', 1) AS url
+  FROM gw_modify_spec('apigateway-cn-x', 'api.s1.small', server => 'ali_default', dry_run => true);
+SELECT request->>'url' AS url
+  FROM gw_resize('inst1', 'PROFESSIONAL', server => 'hw_default', dry_run => true);
+
+-- the functions name the server they need
+SELECT try($$SELECT gw_modify_spec('i1', 'api.s1.small', server => 'nosuch')$$);
+SELECT try($$SELECT gw_modify_spec('i1', 'api.s1.small', server => 'hw_default')$$);
+
+-- the extension's objects
+SELECT pg_describe_object(classid, objid, objsubid) AS object
+  FROM pg_depend
+ WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'gwresize')
+   AND deptype = 'e'
+ ORDER BY 1;
+SELECT relname, pg_catalog.obj_description(c.oid, 'pg_class') IS NOT NULL AS commented
+  FROM pg_class c JOIN pg_extension e ON c.relnamespace = e.extnamespace
+ WHERE e.extname = 'gwresize' AND c.relkind IN ('r', 'v') ORDER BY 1;
+SELECT extconfig::regclass[] FROM pg_extension WHERE extname = 'gwresize';
