@@ -10,6 +10,7 @@ REGRESS_TESTS=${REGRESS_TESTS:-"validator inputs modify_spec privileges huawei"}
 # GW_ONLY=regress (or vectors, mock, tap) runs one stage: for development
 GW_ONLY=${GW_ONLY:-}
 want() { [ -z "$GW_ONLY" ] || [ "$GW_ONLY" = "$1" ]; }
+PG_REGRESS="$(pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress"
 pass=0
 fail=0
 failed_names=()
@@ -60,7 +61,7 @@ echo "== pg_regress (test/sql)"
 gw_start_mock
 gw_start_cluster contrib_regression
 export GW_MOCKCTL="$GW_ROOT/test/mock/mockctl.py"
-PG_REGRESS="$(pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress"
+
 "$PG_REGRESS" --inputdir=test --outputdir="$GW_WORK/regress" --bindir="$PGBIN" \
 	--host="$PGHOST" --port="$PGPORT" --user=postgres \
 	--dbname=contrib_regression $REGRESS_TESTS >"$GW_WORK/regress.out" 2>&1
@@ -86,7 +87,7 @@ as_pg env PATH="$PATH" TESTDIR="$tapdir" GW_ROOT="$GW_ROOT" \
 	PERL5LIB="$(pg_config --pkglibdir)/pgxs/src/test/perl:$GW_ROOT/test/t" \
 	PG_REGRESS="$PG_REGRESS" \
 	prove -v test/t/*.pl >"$GW_WORK/tap.out" 2>&1
-grep -E '^(t/|test/t/|[[:space:]]*not ok|Result|Files=)' "$GW_WORK/tap.out"
+grep -E '^(t/|test/t/|[[:space:]]*(not )?ok [0-9]|Result|Files=)' "$GW_WORK/tap.out"
 count_tap tap "$GW_WORK/tap.out"
 dubious=$(grep -cE 'Dubious|Bad plan|No plan found|Parse errors' "$GW_WORK/tap.out")
 fail=$((fail + dubious))

@@ -118,6 +118,13 @@ _PG_init(void)
 							   0,
 							   NULL, NULL, NULL);
 
+	/* sizing and the worker exist only when preloaded */
+	if (!process_shared_preload_libraries_in_progress)
+	{
+		MarkGUCPrefixReserved("gwresize");
+		return;
+	}
+
 	DefineCustomStringVariable("gwresize.database_name",
 							   "Database the gwresize worker connects to.",
 							   "The extension must be created in this database.",
@@ -146,9 +153,6 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("gwresize");
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = gw_shmem_request;
