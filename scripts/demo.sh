@@ -1,0 +1,55 @@
+#!/bin/bash
+# make demo: a throwaway cluster with gwresize preloaded and the local mock
+# cloud; one resize per provider; the audit history.  Stops everything.
+set -eu
+. "$(dirname "$0")/lib.sh"
+cd "$GW_ROOT"
+make -s install >/dev/null
+gw_workdir
+trap gw_stop_all EXIT
+gw_start_mock
+gw_start_cluster gwdemo
+createdb gwdemo
+export PGDATABASE=gwdemo
+echo "cluster: $GW_WORK/data (port $PGPORT); mock cloud: https://127.0.0.1:$GW_MOCK_HTTPS"
+psql -X -q -v ON_ERROR_STOP=1 -v ep="https://127.0.0.1:$GW_MOCK_HTTPS" <<'SQL'
+CREATE EXTENSION gwresize;
+
+-- one Alibaba Cloud account (region cn-hangzhou) and one Huawei Cloud project
+CREATE SERVER aliyun_hz FOREIGN DATA WRAPPER gwresize
+  OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint :'ep');
+CREATE USER MAPPING FOR CURRENT_USER SERVER aliyun_hz
+  OPTIONS (access_key_id 'testAccessKeyId', access_key_secret 'testAccessKeySecret');
+CREATE SERVER huawei_bj4 FOREIGN DATA WRAPPER gwresize
+  OPTIONS (provider 'huawei', region 'cn-north-4', project_id '9f0e1d2c3b4a49587766554433221100',
+           endpoint :'ep', iam_endpoint :'ep');
+CREATE USER MAPPING FOR CURRENT_USER SERVER huawei_bj4
+  OPTIONS (user_name 'testuser', password 'testPassword!1', domain_name 'testdomain');
+
+\echo
+\echo '== dry run: the exact request, secrets and signature masked'
+SELECT jsonb_pretty(request) AS request
+  FROM gw_modify_spec('apigateway-cn-demo01', 'api.s1.medium', dry_run => true);
+
+\echo '== Alibaba Cloud ModifyInstanceSpec'
+SELECT id, status, http_status, request_id, client_token
+  FROM gw_modify_spec('apigateway-cn-demo01', 'api.s1.medium');
+
+\echo '== Huawei Cloud APIG postpaid-resize (IAM token fetched by the worker)'
+SELECT id, status, http_status, request_id, job_id
+  FROM gw_resize('6a7d71827fd54572b1f31aa9548fcc81', 'PROFESSIONAL');
+
+\echo '== a rejected call still leaves its row'
+\set ON_ERROR_STOP 0
+SELECT gw_resize('6a7d71827fd54572b1f31aa9548fcc81', 'BASIC');
+\set ON_ERROR_STOP 1
+
+\echo
+\echo '== the audit history'
+SELECT id, provider, server_name, instance_id, target_spec, status, attempts,
+       http_status, coalesce(job_id, request_id) AS provider_ref, error_code,
+       requested_by, to_char(requested_at, 'HH24:MI:SS.MS') AS requested,
+       round(extract(epoch FROM answered_at - sent_at) * 1000, 1) AS answer_ms
+  FROM gw_audit ORDER BY id;
+SQL
+echo "demo finished; stopping the cluster and the mock"
