@@ -105,6 +105,57 @@ gw_audit_owner(void)
 	return owner;
 }
 
+/*
+ * Plans of the audit statements, prepared once per process and kept while
+ * the extension stays the same (a re-created extension gets new plans).
+ */
+typedef enum AuditStmt
+{
+	STMT_INSERT,
+	STMT_FIND_OPEN,
+	STMT_FINISH,
+	STMT_FETCH,
+	NUM_STMTS
+} AuditStmt;
+
+static SPIPlanPtr plans[NUM_STMTS];
+static Oid	plans_ext = InvalidOid;
+
+/*
+ * audit_plan
+ *		The kept plan of statement stmt, prepared from sql (where %s is the
+ *		table) on first use.
+ */
+static SPIPlanPtr
+audit_plan(AuditStmt stmt, const char *sql, int nargs, Oid *types)
+{
+	Oid			ext = get_extension_oid("gwresize", false);
+	int			i;
+
+	if (ext != plans_ext)
+	{
+		for (i = 0; i < NUM_STMTS; i++)
+			if (plans[i])
+			{
+				SPI_freeplan(plans[i]);
+				plans[i] = NULL;
+			}
+		plans_ext = ext;
+	}
+	if (plans[stmt] == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(psprintf(sql, gw_audit_table()), nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare a gw_audit statement: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "could not keep a gw_audit plan");
+		plans[stmt] = p;
+	}
+	return plans[stmt];
+}
+
 static Datum
 text_or_null(const char *s, char *nulls, int i)
 {
@@ -123,13 +174,11 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 				const char *params_json, const char *request_json,
 				const char *requested_by, int64 *conflict_id)
 {
-	const char *tbl = gw_audit_table();
-	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, NAMEOID};
-	Datum		values[9];
-	char		nulls[10] = "         ";
+	Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, NAMEOID, TEXTOID};
+	Datum		values[10];
+	char		nulls[11] = "          ";
 	bool		isnull;
-	char	   *sql;
 	int			rc;
 	NameData	who;
 
@@ -144,16 +193,18 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 	values[7] = CStringGetTextDatum(status);
 	namestrcpy(&who, requested_by);
 	values[8] = NameGetDatum(&who);
+	values[9] = CStringGetTextDatum(call->async ? "async" : "sync");
 
-	sql = psprintf("INSERT INTO %s AS a (provider, server_name, instance_id, target_spec,"
-				   " params, request, client_token, mode, status, requested_by, sent_at)"
-				   " VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, '%s', $8, $9,"
-				   " CASE WHEN $8 = 'sending' THEN clock_timestamp() END)"
-				   " ON CONFLICT (provider, instance_id)"
-				   " WHERE status IN ('queued', 'sending', 'unknown') DO NOTHING"
-				   " RETURNING id",
-				   tbl, call->async ? "async" : "sync");
-	rc = SPI_execute_with_args(sql, 9, types, values, nulls, false, 1);
+	rc = SPI_execute_plan(audit_plan(STMT_INSERT,
+									 "INSERT INTO %s AS a (provider, server_name, instance_id, target_spec,"
+									 " params, request, client_token, mode, status, requested_by, sent_at)"
+									 " VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $10, $8, $9,"
+									 " CASE WHEN $8 = 'sending' THEN clock_timestamp() END)"
+									 " ON CONFLICT (provider, instance_id)"
+									 " WHERE status IN ('queued', 'sending', 'unknown') DO NOTHING"
+									 " RETURNING id",
+									 10, types),
+						  values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not insert into gw_audit: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 1)
@@ -161,9 +212,11 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 										   SPI_tuptable->tupdesc, 1, &isnull));
 
 	/* the instance has an open resize: find it for the message */
-	sql = psprintf("SELECT id FROM %s WHERE provider = $1 AND instance_id = $2"
-				   " AND status IN ('queued', 'sending', 'unknown')", tbl);
-	rc = SPI_execute_with_args(sql, 2, types, values, NULL, false, 1);
+	rc = SPI_execute_plan(audit_plan(STMT_FIND_OPEN,
+									 "SELECT id FROM %s WHERE provider = $1 AND instance_id = $2"
+									 " AND status IN ('queued', 'sending', 'unknown')",
+									 2, types),
+						  values, NULL, false, 1);
 	*conflict_id = (rc == SPI_OK_SELECT && SPI_processed == 1) ?
 		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 									SPI_tuptable->tupdesc, 1, &isnull)) : 0;
@@ -200,16 +253,37 @@ gw_audit_finish_call(int64 id, const char *status, int attempts,
 	values[8] = text_or_null(out->response_json, nulls, 8);
 	values[9] = text_or_null(out->request_json, nulls, 9);
 
-	rc = SPI_execute_with_args(psprintf("UPDATE %s SET status = $2, attempts = $3,"
-										" answered_at = clock_timestamp(), http_status = $4,"
-										" request_id = $5, job_id = $6, error_code = $7,"
-										" error_message = $8, response = $9::jsonb,"
-										" request = coalesce($10::jsonb, request)"
-										" WHERE id = $1",
-										gw_audit_table()),
-							   10, types, values, nulls, false, 0);
+	rc = SPI_execute_plan(audit_plan(STMT_FINISH,
+									 "UPDATE %s SET status = $2, attempts = $3,"
+									 " answered_at = clock_timestamp(), http_status = $4,"
+									 " request_id = $5, job_id = $6, error_code = $7,"
+									 " error_message = $8, response = $9::jsonb,"
+									 " request = coalesce($10::jsonb, request)"
+									 " WHERE id = $1",
+									 10, types),
+						  values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update gw_audit: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * gw_audit_fetch
+ *		Run the kept "SELECT * FROM gw_audit WHERE id = $1" with snapshot:
+ *		the tuple lands in SPI_tuptable.  Returns whether the row exists.
+ */
+bool
+gw_audit_fetch(int64 id, Snapshot snapshot)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	int			rc;
+
+	values[0] = Int64GetDatum(id);
+	rc = SPI_execute_snapshot(audit_plan(STMT_FETCH,
+										 "SELECT * FROM %s WHERE id = $1", 1, types),
+							  values, NULL, snapshot, InvalidSnapshot,
+							  true, false, 1);
+	return rc == SPI_OK_SELECT && SPI_processed == 1;
 }
 
 /*

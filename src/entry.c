@@ -210,12 +210,8 @@ fetch_row(FunctionCallInfo fcinfo, int64 id, TupleDesc *desc_out)
 {
 	Oid			save_userid;
 	int			save_sec;
-	SPIPlanPtr	plan;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1];
 	TupleDesc	resdesc;
 	HeapTuple	result = NULL;
-	int			rc;
 
 	if (get_call_result_type(fcinfo, NULL, &resdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "function returning gw_audit called in an unexpected way");
@@ -226,15 +222,7 @@ fetch_row(FunctionCallInfo fcinfo, int64 id, TupleDesc *desc_out)
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	SPI_connect();
-	plan = SPI_prepare(psprintf("SELECT * FROM %s WHERE id = $1", gw_audit_table()),
-					   1, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare gw_audit lookup: %s",
-			 SPI_result_code_string(SPI_result));
-	args[0] = Int64GetDatum(id);
-	rc = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
-							  InvalidSnapshot, true, false, 1);
-	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	if (gw_audit_fetch(id, GetLatestSnapshot()))
 	{
 		int			natts = resdesc->natts;
 		Datum	   *values = palloc(natts * sizeof(Datum));

@@ -25,6 +25,7 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "utils/jsonb.h"
+#include "utils/snapshot.h"
 
 #include "sign.h"
 
@@ -263,6 +264,7 @@ extern int64 gw_audit_insert(const GwCall *call, GwServer *server,
 							 int64 *conflict_id);
 extern void gw_audit_finish_call(int64 id, const char *status, int attempts,
 								 long http_status, const GwOutcome *out);
+extern bool gw_audit_fetch(int64 id, Snapshot snapshot);
 extern int	gw_audit_reconcile_sending(void);
 
 /* in worker.c */
