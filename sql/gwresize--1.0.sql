@@ -105,6 +105,70 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.gw_resize(text, text, name, boolean) IS
   'resize a pay-per-use Huawei Cloud APIG gateway (postpaid-resize, upgrades only); returns the committed audit row';
 
+CREATE FUNCTION @extschema@.gw_modify_spec_async(
+    instance_id text,
+    instance_spec text,
+    modify_action text DEFAULT 'UPGRADE',
+    auto_pay boolean DEFAULT false,
+    skip_wait_switch boolean DEFAULT false,
+    token text DEFAULT NULL,
+    server name DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'gw_modify_spec_async'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.gw_modify_spec_async(text, text, text, boolean, boolean, text, name) IS
+  'queue an Alibaba Cloud resize in the caller''s transaction; it is sent after commit, never after rollback; returns the gw_audit id';
+
+CREATE FUNCTION @extschema@.gw_resize_async(
+    instance_id text,
+    spec_id text,
+    server name DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'gw_resize_async'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.gw_resize_async(text, text, name) IS
+  'queue a Huawei Cloud resize in the caller''s transaction; it is sent after commit, never after rollback; returns the gw_audit id';
+
+CREATE FUNCTION @extschema@.gw_wait(id bigint, timeout interval DEFAULT '30 seconds')
+RETURNS @extschema@.gw_audit
+AS 'MODULE_PATHNAME', 'gw_wait'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.gw_wait(bigint, interval) IS
+  'wait until a gw_audit row leaves queued and sending (or the timeout passes) and return it';
+
+CREATE FUNCTION @extschema@.gw_cancel(id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'gw_cancel'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.gw_cancel(bigint) IS
+  'cancel a queued call that has not been sent (your own; any for the extension owner); false if it is no longer queued';
+
+-- what the worker has in hand now
+CREATE VIEW @extschema@.gw_inflight AS
+SELECT id, provider, server_name, instance_id, target_spec, mode, status,
+       attempts, requested_by, requested_at, sent_at,
+       pg_catalog.clock_timestamp() - coalesce(sent_at, requested_at) AS elapsed,
+       next_attempt_at AS next_retry_at,
+       last_polled_at,
+       error_code AS last_error_code,
+       error_message AS last_error
+  FROM @extschema@.gw_audit
+ WHERE status IN ('queued', 'sending', 'unknown')
+    OR (status = 'accepted' AND finished_at IS NULL);
+
+COMMENT ON VIEW @extschema@.gw_inflight IS
+  'calls not finished yet: queued, being sent or retried, interrupted, or accepted and being tracked';
+
+REVOKE ALL ON @extschema@.gw_inflight FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION @extschema@.gw_modify_spec(text, text, text, boolean, boolean, text, name, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.gw_modify_spec_async(text, text, text, boolean, boolean, text, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.gw_resize_async(text, text, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.gw_wait(bigint, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.gw_cancel(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.gw_resize(text, text, name, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.gw_fdw_validator(text[], oid) FROM PUBLIC;

@@ -268,6 +268,14 @@ aliyun_judge(const GwHttpResponse *resp, GwOutcome *out)
 	{
 		if (jb && out->request_id && out->error_code == NULL)
 		{
+			static const char *const status_path[] =
+			{"Instances", "InstanceAttribute", "0", "Status"};
+			static const char *const spec_path[] =
+			{"Instances", "InstanceAttribute", "0", "InstanceSpec"};
+
+			/* DescribeInstances: the instance as it is now */
+			out->instance_status = gw_json_get_path(jb, status_path, 4);
+			out->instance_spec = gw_json_get_path(jb, spec_path, 4);
 			out->verdict = GW_VERDICT_OK;
 			return;
 		}

@@ -115,6 +115,10 @@ typedef enum AuditStmt
 	STMT_FIND_OPEN,
 	STMT_FINISH,
 	STMT_FETCH,
+	STMT_CLAIM_QUEUED,
+	STMT_CLAIM_UNKNOWN,
+	STMT_RETRY,
+	STMT_CANCEL,
 	NUM_STMTS
 } AuditStmt;
 
@@ -258,7 +262,8 @@ gw_audit_finish_call(int64 id, const char *status, int attempts,
 									 " answered_at = clock_timestamp(), http_status = $4,"
 									 " request_id = $5, job_id = $6, error_code = $7,"
 									 " error_message = $8, response = $9::jsonb,"
-									 " request = coalesce($10::jsonb, request)"
+									 " request = coalesce($10::jsonb, request),"
+									 " next_attempt_at = NULL"
 									 " WHERE id = $1",
 									 10, types),
 						  values, nulls, false, 0);
@@ -284,6 +289,104 @@ gw_audit_fetch(int64 id, Snapshot snapshot)
 							  values, NULL, snapshot, InvalidSnapshot,
 							  true, false, 1);
 	return rc == SPI_OK_SELECT && SPI_processed == 1;
+}
+
+#define CLAIM_COLUMNS \
+	" RETURNING id, provider, server_name, instance_id, target_spec," \
+	" coalesce(params->>'ModifyAction', 'UPGRADE'), coalesce((params->>'AutoPay')::bool, false)," \
+	" coalesce((params->>'SkipWaitSwitch')::bool, false), client_token, requested_by," \
+	" mode = 'async', attempts"
+
+/*
+ * gw_audit_claim
+ *		Move up to limit rows from 'queued' (reconcile false) or 'unknown'
+ *		(reconcile true) to 'sending', oldest first, skipping rows locked by
+ *		others (a gw_cancel() in progress).  The caller commits before it
+ *		sends anything.  The rows are in SPI_tuptable, in the order of
+ *		GwClaimed's fields; returns how many.
+ */
+int
+gw_audit_claim(bool reconcile, int limit)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1];
+	int			rc;
+
+	values[0] = Int32GetDatum(limit);
+	if (reconcile)
+		rc = SPI_execute_plan(audit_plan(STMT_CLAIM_UNKNOWN,
+										 "UPDATE %1$s SET status = 'sending', sent_at = clock_timestamp(),"
+										 " next_attempt_at = NULL"
+										 " WHERE id IN (SELECT id FROM %1$s WHERE status = 'unknown'"
+										 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+										 CLAIM_COLUMNS, 1, types),
+							  values, NULL, false, 0);
+	else
+		rc = SPI_execute_plan(audit_plan(STMT_CLAIM_QUEUED,
+										 "UPDATE %1$s SET status = 'sending', sent_at = clock_timestamp(),"
+										 " next_attempt_at = NULL"
+										 " WHERE id IN (SELECT id FROM %1$s WHERE status = 'queued'"
+										 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+										 CLAIM_COLUMNS, 1, types),
+							  values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not claim gw_audit rows: %s", SPI_result_code_string(rc));
+	return (int) SPI_processed;
+}
+
+/*
+ * gw_audit_note_retry
+ *		A call waits for its next attempt: show its attempts, when the next
+ *		one goes and the last error (the in-flight view reads these).
+ */
+void
+gw_audit_note_retry(int64 id, int attempts, TimestampTz next_at,
+					const GwOutcome *out)
+{
+	Oid			types[5] = {INT8OID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[6] = "     ";
+	int			rc;
+
+	values[0] = Int64GetDatum(id);
+	values[1] = Int32GetDatum(attempts);
+	values[2] = TimestampTzGetDatum(next_at);
+	values[3] = text_or_null(out->error_code, nulls, 3);
+	values[4] = text_or_null(out->error_message, nulls, 4);
+	rc = SPI_execute_plan(audit_plan(STMT_RETRY,
+									 "UPDATE %s SET attempts = $2, next_attempt_at = $3,"
+									 " error_code = $4, error_message = $5 WHERE id = $1",
+									 5, types),
+						  values, nulls, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not update gw_audit: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * gw_audit_cancel
+ *		Cancel a queued row; by_role limits it to that role's rows
+ *		(InvalidOid: any).  Returns whether a row was cancelled.
+ */
+bool
+gw_audit_cancel(int64 id, const char *by_role)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	char		nulls[3] = "  ";
+	int			rc;
+
+	values[0] = Int64GetDatum(id);
+	values[1] = text_or_null(by_role, nulls, 1);
+	rc = SPI_execute_plan(audit_plan(STMT_CANCEL,
+									 "UPDATE %s SET status = 'cancelled', finished_at = clock_timestamp(),"
+									 " error_message = 'cancelled before it was sent'"
+									 " WHERE id = $1 AND status = 'queued'"
+									 " AND ($2 IS NULL OR requested_by = $2::name)",
+									 2, types),
+						  values, nulls, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not update gw_audit: %s", SPI_result_code_string(rc));
+	return SPI_processed == 1;
 }
 
 /*

@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
@@ -25,9 +26,11 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -36,6 +39,10 @@
 
 PG_FUNCTION_INFO_V1(gw_modify_spec);
 PG_FUNCTION_INFO_V1(gw_resize);
+PG_FUNCTION_INFO_V1(gw_modify_spec_async);
+PG_FUNCTION_INFO_V1(gw_resize_async);
+PG_FUNCTION_INFO_V1(gw_wait);
+PG_FUNCTION_INFO_V1(gw_cancel);
 
 static const char *const huawei_specs[] = {
 	"BASIC", "PROFESSIONAL", "ENTERPRISE", "PLATINUM",
@@ -44,6 +51,23 @@ static const char *const huawei_specs[] = {
 	"PLATINUM_X6", "PLATINUM_X7", "PLATINUM_X8",
 	NULL
 };
+
+/*
+ * Calls queued by the current transaction: the worker is woken when it
+ * commits, and a synchronous call or gw_wait() in the same transaction on
+ * one of them is refused (it could only wait for itself).
+ */
+typedef struct QueuedCall
+{
+	int64		id;
+	GwProvider	provider;
+	char		instance_id[GW_ID_MAXLEN + 1];
+} QueuedCall;
+
+static QueuedCall *queued = NULL;	/* in TopTransactionContext */
+static int	nqueued = 0;
+static int	queued_alloc = 0;
+static bool xact_cb_registered = false;
 
 /* the slot this backend waits on, for the exit callback */
 static int	my_slot = -1;
@@ -174,6 +198,65 @@ make_token(char *dst)
 			GW_TOKEN_MAXLEN + 1);
 }
 
+/* ---- the transactional outbox ---- */
+
+static void
+gw_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (nqueued > 0)
+				gw_wake_worker();	/* the queued rows are visible now */
+			/* FALLTHROUGH */
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			queued = NULL;		/* freed with TopTransactionContext */
+			nqueued = 0;
+			queued_alloc = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+remember_queued(int64 id, const GwCall *call)
+{
+	if (!xact_cb_registered)
+	{
+		RegisterXactCallback(gw_xact_callback, NULL);
+		xact_cb_registered = true;
+	}
+	if (nqueued == queued_alloc)
+	{
+		queued_alloc = Max(8, queued_alloc * 2);
+		queued = queued ?
+			repalloc(queued, queued_alloc * sizeof(QueuedCall)) :
+			MemoryContextAlloc(TopTransactionContext,
+							   queued_alloc * sizeof(QueuedCall));
+	}
+	queued[nqueued].id = id;
+	queued[nqueued].provider = call->provider;
+	strlcpy(queued[nqueued].instance_id, call->instance_id, GW_ID_MAXLEN + 1);
+	nqueued++;
+}
+
+/* a call this transaction queued for the same instance, or row id, or -1 */
+static int
+queued_here(const GwCall *call, int64 id)
+{
+	int			i;
+
+	for (i = 0; i < nqueued; i++)
+		if ((call && queued[i].provider == call->provider &&
+			 strcmp(queued[i].instance_id, call->instance_id) == 0) ||
+			(!call && queued[i].id == id))
+			return i;
+	return -1;
+}
+
 /* ---- prerequisites ---- */
 
 static void
@@ -237,23 +320,30 @@ fetch_row(FunctionCallInfo fcinfo, int64 id, TupleDesc *desc_out)
 	SetUserIdAndSecContext(save_userid, save_sec);
 	if (result == NULL)
 		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("gw_audit row %lld is missing", (long long) id)));
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("gw_audit row %lld does not exist", (long long) id)));
 	*desc_out = resdesc;
 	return result;
 }
 
+/* column name of a gw_audit tuple as text, or NULL */
 static char *
 col_text(HeapTuple tup, TupleDesc desc, const char *name)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tup, SPI_fnumber(desc, name), desc, &isnull);
+	int			attno = SPI_fnumber(desc, name);
+	Datum		d;
+	Oid			typoutput;
+	bool		varlena;
 
+	if (attno <= 0)
+		elog(ERROR, "gw_audit has no column \"%s\"", name);
+	d = heap_getattr(tup, attno, desc, &isnull);
 	if (isnull)
 		return NULL;
-	if (TupleDescAttr(desc, SPI_fnumber(desc, name) - 1)->atttypid == INT4OID)
-		return psprintf("%d", DatumGetInt32(d));
-	return TextDatumGetCString(d);
+	getTypeOutputInfo(TupleDescAttr(desc, attno - 1)->atttypid, &typoutput,
+					  &varlena);
+	return OidOutputFunctionCall(typoutput, d);
 }
 
 /*
@@ -531,10 +621,52 @@ run_call(FunctionCallInfo fcinfo, GwCall *call, const char *servername,
 	if (dry_run)
 		return dry_run_row(fcinfo, server, creds, call);
 
+	if (queued_here(call, 0) >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("instance \"%s\" already has a resize in progress",
+						call->instance_id),
+				 errdetail("This transaction queued gw_audit row %lld for it; it is sent when the transaction commits.",
+						   (long long) queued[queued_here(call, 0)].id)));
+
 	id = submit_and_wait(call);
 	tup = fetch_row(fcinfo, id, &desc);
 	raise_if_failed(tup, desc, id);
 	return HeapTupleGetDatum(tup);
+}
+
+/* the Alibaba arguments shared by gw_modify_spec and its _async twin */
+static void
+aliyun_args(FunctionCallInfo fcinfo, GwCall *call)
+{
+	char	   *action;
+
+	check_id("instance_id", arg_text(fcinfo, 0, "instance_id"), call->instance_id);
+	check_aliyun_spec(arg_text(fcinfo, 1, "instance_spec"), call->spec);
+	action = arg_text(fcinfo, 2, "modify_action");
+	if (pg_strcasecmp(action, "UPGRADE") == 0)
+		strlcpy(call->action, "UPGRADE", sizeof(call->action));
+	else if (pg_strcasecmp(action, "DOWNGRADE") == 0)
+		strlcpy(call->action, "DOWNGRADE", sizeof(call->action));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid modify_action"),
+				 errhint("Valid values are 'UPGRADE' and 'DOWNGRADE'.")));
+	call->auto_pay = arg_bool(fcinfo, 3, "auto_pay");
+	call->skip_wait_switch = arg_bool(fcinfo, 4, "skip_wait_switch");
+	if (PG_ARGISNULL(5))
+		make_token(call->token);
+	else
+		check_token(text_to_cstring(PG_GETARG_TEXT_PP(5)), call->token);
+}
+
+/* the Huawei arguments shared by gw_resize and its _async twin */
+static void
+huawei_args(FunctionCallInfo fcinfo, GwCall *call)
+{
+	check_id("instance_id", arg_text(fcinfo, 0, "instance_id"), call->instance_id);
+	check_huawei_spec(arg_text(fcinfo, 1, "spec_id"), call->spec);
 }
 
 /*
@@ -545,30 +677,12 @@ Datum
 gw_modify_spec(PG_FUNCTION_ARGS)
 {
 	GwCall		call;
-	char	   *action;
 	char	   *server = NULL;
 	bool		dry_run;
 
 	memset(&call, 0, sizeof(call));
 	call.provider = GW_ALIYUN;
-	check_id("instance_id", arg_text(fcinfo, 0, "instance_id"), call.instance_id);
-	check_aliyun_spec(arg_text(fcinfo, 1, "instance_spec"), call.spec);
-	action = arg_text(fcinfo, 2, "modify_action");
-	if (pg_strcasecmp(action, "UPGRADE") == 0)
-		strlcpy(call.action, "UPGRADE", sizeof(call.action));
-	else if (pg_strcasecmp(action, "DOWNGRADE") == 0)
-		strlcpy(call.action, "DOWNGRADE", sizeof(call.action));
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid modify_action"),
-				 errhint("Valid values are 'UPGRADE' and 'DOWNGRADE'.")));
-	call.auto_pay = arg_bool(fcinfo, 3, "auto_pay");
-	call.skip_wait_switch = arg_bool(fcinfo, 4, "skip_wait_switch");
-	if (PG_ARGISNULL(5))
-		make_token(call.token);
-	else
-		check_token(text_to_cstring(PG_GETARG_TEXT_PP(5)), call.token);
+	aliyun_args(fcinfo, &call);
 	if (!PG_ARGISNULL(6))
 		server = NameStr(*PG_GETARG_NAME(6));
 	dry_run = arg_bool(fcinfo, 7, "dry_run");
@@ -588,11 +702,198 @@ gw_resize(PG_FUNCTION_ARGS)
 
 	memset(&call, 0, sizeof(call));
 	call.provider = GW_HUAWEI;
-	check_id("instance_id", arg_text(fcinfo, 0, "instance_id"), call.instance_id);
-	check_huawei_spec(arg_text(fcinfo, 1, "spec_id"), call.spec);
+	huawei_args(fcinfo, &call);
 	if (!PG_ARGISNULL(2))
 		server = NameStr(*PG_GETARG_NAME(2));
 	dry_run = arg_bool(fcinfo, 3, "dry_run");
 
 	return run_call(fcinfo, &call, server, dry_run);
+}
+
+/*
+ * run_async
+ *		Queue call in the caller's transaction (the transactional outbox):
+ *		the row is inserted 'queued' and the worker is woken at commit; a
+ *		rollback sends nothing.  Returns the row's id.
+ */
+static int64
+run_async(GwCall *call, const char *servername)
+{
+	GwServer   *server;
+	Oid			save_userid;
+	int			save_sec;
+	int64		id,
+				conflict = 0;
+	char	   *who;
+
+	require_worker_setup();
+	call->userid = GetUserId();
+	call->async = true;
+	server = gw_lookup_server(servername, call->provider, call->userid);
+	(void) gw_get_creds(server, call->userid);
+	call->serverid = server->serverid;
+	who = GetUserNameFromId(call->userid, false);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(gw_audit_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	SPI_connect();
+	id = gw_audit_insert(call, server, "queued", gw_params_json(call, server),
+						 NULL, who, &conflict);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("instance \"%s\" already has a resize in progress",
+						call->instance_id),
+				 errdetail("gw_audit row %lld is still open.", (long long) conflict)));
+	remember_queued(id, call);
+	return id;
+}
+
+/*
+ * gw_modify_spec_async(instance_id, instance_spec, modify_action, auto_pay,
+ *						skip_wait_switch, token, server) RETURNS bigint
+ */
+Datum
+gw_modify_spec_async(PG_FUNCTION_ARGS)
+{
+	GwCall		call;
+	char	   *server = NULL;
+
+	memset(&call, 0, sizeof(call));
+	call.provider = GW_ALIYUN;
+	aliyun_args(fcinfo, &call);
+	if (!PG_ARGISNULL(6))
+		server = NameStr(*PG_GETARG_NAME(6));
+	PG_RETURN_INT64(run_async(&call, server));
+}
+
+/*
+ * gw_resize_async(instance_id, spec_id, server) RETURNS bigint
+ */
+Datum
+gw_resize_async(PG_FUNCTION_ARGS)
+{
+	GwCall		call;
+	char	   *server = NULL;
+
+	memset(&call, 0, sizeof(call));
+	call.provider = GW_HUAWEI;
+	huawei_args(fcinfo, &call);
+	if (!PG_ARGISNULL(2))
+		server = NameStr(*PG_GETARG_NAME(2));
+	PG_RETURN_INT64(run_async(&call, server));
+}
+
+/* may the current role read row tup: its own, or with SELECT on gw_audit */
+static void
+check_row_access(HeapTuple tup, TupleDesc desc, int64 id)
+{
+	char	   *who = col_text(tup, desc, "requested_by");
+
+	if (strcmp(who, GetUserNameFromId(GetUserId(), false)) != 0 &&
+		pg_class_aclcheck(gw_audit_relid(), GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for gw_audit row %lld", (long long) id),
+				 errdetail("The row was requested by another role.")));
+}
+
+/*
+ * gw_wait(id, timeout) RETURNS gw_audit
+ *		Wait until row id leaves 'queued' and 'sending', or the timeout
+ *		passes; return the row as it is then.  Cancel and statement_timeout
+ *		end the wait at once.
+ */
+Datum
+gw_wait(PG_FUNCTION_ARGS)
+{
+	int64		id;
+	Interval   *timeout;
+	int64		timeout_us;
+	TimestampTz deadline;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	bool		checked = false;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", PG_ARGISNULL(0) ? "id" : "timeout")));
+	id = PG_GETARG_INT64(0);
+	timeout = PG_GETARG_INTERVAL_P(1);
+	timeout_us = timeout->time + (int64) timeout->day * USECS_PER_DAY +
+		(int64) timeout->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	if (timeout_us < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must not be negative")));
+	if (nqueued > 0 && queued_here(NULL, id) >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("gw_audit row %lld was queued by this transaction", (long long) id),
+				 errhint("It is sent when the transaction commits: wait for it in a later transaction.")));
+	deadline = GetCurrentTimestamp() + timeout_us;
+
+	for (;;)
+	{
+		char	   *status;
+		long		sleep_ms;
+
+		tup = fetch_row(fcinfo, id, &desc);
+		if (!checked)
+		{
+			check_row_access(tup, desc, id);
+			checked = true;
+		}
+		status = col_text(tup, desc, "status");
+		if (strcmp(status, "queued") != 0 && strcmp(status, "sending") != 0)
+			break;
+		sleep_ms = (long) ((deadline - GetCurrentTimestamp()) / 1000);
+		if (sleep_ms <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(sleep_ms, 50L), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return HeapTupleGetDatum(tup);
+}
+
+/*
+ * gw_cancel(id) RETURNS boolean
+ *		Cancel a queued call that has not been sent.  A role cancels its own
+ *		calls; the table's owner and superusers any.  False when the row is
+ *		not (or no longer) queued.
+ */
+Datum
+gw_cancel(PG_FUNCTION_ARGS)
+{
+	int64		id;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+	bool		done;
+	const char *by_role = NULL;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("id must not be null")));
+	id = PG_GETARG_INT64(0);
+	owner = gw_audit_owner();
+	if (!has_privs_of_role(GetUserId(), owner))
+		by_role = GetUserNameFromId(GetUserId(), false);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	SPI_connect();
+	done = gw_audit_cancel(id, by_role);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+	PG_RETURN_BOOL(done);
 }

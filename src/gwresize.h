@@ -156,6 +156,8 @@ typedef struct GwOutcome
 	char	   *job_id;
 	char	   *response_json;	/* body as JSON text to store, or NULL */
 	char	   *request_json;	/* the last attempt's request, masked */
+	char	   *instance_status;	/* describe: the instance's status */
+	char	   *instance_spec;	/* describe: its spec */
 	int			retry_after_ms; /* provider's hint, 0 if none */
 } GwOutcome;
 
@@ -215,6 +217,7 @@ extern void gw_request_json(StringInfo buf, const GwHttpRequest *req);
 extern void gw_url_host(const char *url, StringInfo host, StringInfo path);
 extern char *gw_utc_now(const char *fmt);
 extern Jsonb *gw_json_parse(const char *body, int len);
+extern char *gw_json_get_path(Jsonb *jb, const char *const *path, int n);
 extern char *gw_json_get_text(Jsonb *jb, const char *key1,
 							  const char *key2);
 extern char *gw_response_for_audit(const GwHttpResponse *resp,
@@ -265,6 +268,10 @@ extern int64 gw_audit_insert(const GwCall *call, GwServer *server,
 extern void gw_audit_finish_call(int64 id, const char *status, int attempts,
 								 long http_status, const GwOutcome *out);
 extern bool gw_audit_fetch(int64 id, Snapshot snapshot);
+extern int	gw_audit_claim(bool reconcile, int limit);
+extern void gw_audit_note_retry(int64 id, int attempts, TimestampTz next_at,
+								const GwOutcome *out);
+extern bool gw_audit_cancel(int64 id, const char *by_role);
 extern int	gw_audit_reconcile_sending(void);
 
 /* in worker.c */

@@ -216,6 +216,12 @@ huawei_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 		}
 		else if (op == GW_OP_RESIZE)
 			out->job_id = gw_json_get_text(jb, "job_id", NULL);
+		else
+		{
+			/* the instance query: the instance as it is now */
+			out->instance_status = gw_json_get_text(jb, "status", NULL);
+			out->instance_spec = gw_json_get_text(jb, "spec", NULL);
+		}
 		out->verdict = GW_VERDICT_OK;
 		return;
 	}

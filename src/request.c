@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -193,28 +194,52 @@ scalar_text(JsonbValue *v)
 }
 
 /*
+ * gw_json_get_path
+ *		The scalar at a path of object keys and array indexes (digits) in a
+ *		jsonb value, as text; NULL when any step is missing.
+ */
+char *
+gw_json_get_path(Jsonb *jb, const char *const *path, int n)
+{
+	JsonbContainer *c;
+	JsonbValue	v;
+	JsonbValue *e;
+	int			i;
+
+	if (jb == NULL)
+		return NULL;
+	c = &jb->root;
+	for (i = 0; i < n; i++)
+	{
+		if (JsonContainerIsArray(c) && isdigit((unsigned char) path[i][0]))
+		{
+			e = getIthJsonbValueFromContainer(c, atoi(path[i]));
+			if (e == NULL)
+				return NULL;
+			v = *e;
+		}
+		else if (!JsonContainerIsObject(c) ||
+				 !getKeyJsonValueFromContainer(c, path[i], strlen(path[i]), &v))
+			return NULL;
+		if (i == n - 1)
+			return scalar_text(&v);
+		if (v.type != jbvBinary)
+			return NULL;
+		c = v.val.binary.data;
+	}
+	return NULL;
+}
+
+/*
  * gw_json_get_text
  *		The scalar at key1 (or key1.key2) of a jsonb object as text, or NULL.
  */
 char *
 gw_json_get_text(Jsonb *jb, const char *key1, const char *key2)
 {
-	JsonbValue	v;
-	JsonbContainer *c;
+	const char *path[2] = {key1, key2};
 
-	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
-		return NULL;
-	if (!getKeyJsonValueFromContainer(&jb->root, key1, strlen(key1), &v))
-		return NULL;
-	if (key2 == NULL)
-		return scalar_text(&v);
-	if (v.type != jbvBinary)
-		return NULL;
-	c = v.val.binary.data;
-	if (!JsonContainerIsObject(c) ||
-		!getKeyJsonValueFromContainer(c, key2, strlen(key2), &v))
-		return NULL;
-	return scalar_text(&v);
+	return gw_json_get_path(jb, path, key2 ? 2 : 1);
 }
 
 /*

@@ -23,6 +23,7 @@
 #include "access/xact.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
+#include "foreign/foreign.h"
 #include "lib/ilist.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -32,6 +33,7 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -49,22 +51,36 @@ typedef struct GwJob
 	dlist_node	node;
 	MemoryContext cxt;			/* everything of this job */
 	int64		audit_id;
-	int			slot;			/* shared-memory slot of a sync caller */
+	int			slot;			/* shared-memory slot of a sync caller, or -1 */
 	uint64		ticket;
 	GwCall		call;
 	GwServer   *server;
 	GwCreds    *creds;
 	GwOp		op;				/* what the next attempt sends */
-	int			attempts;		/* resize attempts made */
-	int			iam_attempts;	/* IAM token requests made */
+	bool		reconciling;	/* an interrupted call being resolved */
+	int			attempts;		/* resize attempts made, all runs */
+	int			run_attempts;	/* ... in this run of the worker */
+	int			aux_attempts;	/* IAM and instance queries made */
 	bool		token_refreshed;
 	TimestampTz next_at;
+	bool		retry_noted;	/* next_at must be written to gw_audit */
 	GwTransfer *xfer;			/* non-NULL while in flight */
 	bool		finished;
 	const char *final_status;
 	long		http_status;
 	GwOutcome	out;
 } GwJob;
+
+/* Sends per server in the last window, for requests_per_second */
+typedef struct GwRate
+{
+	Oid			serverid;
+	int			cap;			/* sends allowed per window */
+	int64		window_us;
+	TimestampTz *sent;			/* ring of the last cap send times */
+	int			next;
+	struct GwRate *next_rate;
+} GwRate;
 
 /* Huawei IAM tokens, per server and user, kept until shortly before expiry */
 typedef struct GwTokenEntry
@@ -77,9 +93,16 @@ typedef struct GwTokenEntry
 	struct GwTokenEntry *next;
 } GwTokenEntry;
 
+#define MAX_JOBS		256		/* calls in the worker's hands at once */
+#define RECONCILE_MS	10000	/* how often unknown rows are looked at */
+#define MAX_RECONCILE_ATTEMPTS 10
+
 static dlist_head jobs = DLIST_STATIC_INIT(jobs);
+static int	njobs = 0;
 static GwTokenEntry *tokens = NULL;
+static GwRate *rates = NULL;
 static bool reconciled = false;
+static TimestampTz last_reconcile = 0;
 
 /* ---- transactions ---- */
 
@@ -251,6 +274,58 @@ token_refresh_at(const char *expires_at)
 	return TimestampTzPlusMilliseconds(t, -300 * 1000);
 }
 
+/* ---- rate limits ---- */
+
+/*
+ * rate_wait_us
+ *		0 when server may send now (and the send is counted), else how long
+ *		to wait.  With requests_per_second N >= 1 no window of one second
+ *		holds more than floor(N) sends; below 1, one send per 1/N seconds.
+ */
+static int64
+rate_wait_us(GwServer *server)
+{
+	GwRate	   *r;
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz oldest;
+
+	if (server->requests_per_second <= 0)
+		return 0;
+	for (r = rates; r; r = r->next_rate)
+		if (r->serverid == server->serverid)
+			break;
+	if (r == NULL)
+	{
+		r = MemoryContextAllocZero(TopMemoryContext, sizeof(GwRate));
+		r->serverid = server->serverid;
+		r->next_rate = rates;
+		rates = r;
+	}
+	/* (re)size on first use and when the server's option changed */
+	{
+		double		rps = server->requests_per_second;
+		int			cap = rps >= 1 ? (int) floor(rps) : 1;
+		int64		win = rps >= 1 ? USECS_PER_SEC : (int64) (USECS_PER_SEC / rps);
+
+		if (cap != r->cap || win != r->window_us)
+		{
+			if (r->sent)
+				pfree(r->sent);
+			r->sent = MemoryContextAllocZero(TopMemoryContext,
+											 sizeof(TimestampTz) * cap);
+			r->cap = cap;
+			r->window_us = win;
+			r->next = 0;
+		}
+	}
+	oldest = r->sent[r->next];
+	if (oldest != 0 && now - oldest < r->window_us)
+		return r->window_us - (now - oldest);
+	r->sent[r->next] = now;
+	r->next = (r->next + 1) % r->cap;
+	return 0;
+}
+
 /* ---- jobs ---- */
 
 static void
@@ -261,14 +336,97 @@ job_finish(GwJob *job, const char *status)
 }
 
 static long
-backoff_ms(GwJob *job)
+backoff_ms(GwJob *job, int attempt)
 {
 	double		cap = Min((double) BACKOFF_CAP_MS,
-						  (double) BACKOFF_BASE_MS * pow(2.0, job->attempts - 1));
+						  (double) BACKOFF_BASE_MS * pow(2.0, attempt - 1));
 	long		ms = (long) (pg_prng_double(&pg_global_prng_state) * cap);
 
 	/* full jitter, but never sooner than the provider asked */
 	return Max(ms, (long) job->out.retry_after_ms);
+}
+
+/* schedule the job's next attempt after a backoff, and show it */
+static void
+job_retry_later(GwJob *job, int attempt)
+{
+	job->next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   backoff_ms(job, attempt));
+	job->retry_noted = true;
+}
+
+/*
+ * judge_aux
+ *		An IAM token or instance query finished; decide the job's next step.
+ */
+static void
+judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
+{
+	char	   *request_json = job->out.request_json;
+
+	if (job->out.verdict == GW_VERDICT_OK && op == GW_OP_IAM_TOKEN)
+	{
+		te->fetching = false;
+		token_forget(te);
+		te->token = MemoryContextStrdup(TopMemoryContext, resp->subject_token);
+		te->expires_at = token_refresh_at(job->out.job_id);
+		explicit_bzero(resp->subject_token, strlen(resp->subject_token));
+		memset(&job->out, 0, sizeof(GwOutcome));
+		job->out.request_json = request_json;
+		job->op = GW_OP_RESIZE;
+		job->next_at = GetCurrentTimestamp();
+		return;
+	}
+	if (job->out.verdict == GW_VERDICT_OK)
+	{
+		/*
+		 * An interrupted Huawei resize: the POST is not idempotent, so look
+		 * before sending again.  Resizing, or already at the target: the
+		 * provider had it.  Otherwise send it again.
+		 */
+		if ((job->out.instance_status &&
+			 strcmp(job->out.instance_status, "Resizing") == 0) ||
+			(job->out.instance_spec &&
+			 strcmp(job->out.instance_spec, job->call.spec) == 0))
+		{
+			job->out.error_message = NULL;
+			job->out.request_json = request_json;
+			job_finish(job, "accepted");
+		}
+		else
+		{
+			memset(&job->out, 0, sizeof(GwOutcome));
+			job->out.request_json = request_json;
+			job->op = GW_OP_RESIZE;
+			job->next_at = GetCurrentTimestamp();
+		}
+		return;
+	}
+	if (op == GW_OP_IAM_TOKEN)
+		te->fetching = false;
+	if (job->out.verdict == GW_VERDICT_RETRY &&
+		job->aux_attempts <= job->server->max_retries)
+	{
+		job_retry_later(job, job->aux_attempts);
+		return;
+	}
+	/* the resize was never (re)sent: say why */
+	job->out.job_id = NULL;
+	job->out.request_json = request_json;
+	if (op == GW_OP_IAM_TOKEN)
+	{
+		job->out.error_code = psprintf("IAM.%s", job->out.error_code ?
+									   job->out.error_code : "error");
+		job->out.error_message = psprintf("IAM token request failed: %s",
+										  job->out.error_message ?
+										  job->out.error_message : "no answer");
+	}
+	else
+		job->out.error_message = psprintf("could not check the instance after an interruption: %s",
+										  job->out.error_message ?
+										  job->out.error_message : "no answer");
+	job->out.response_json = NULL;
+	job_finish(job, "failed");
 }
 
 static void
@@ -290,36 +448,9 @@ transfer_done(GwTransfer *t, void *arg)
 	if (job->creds->kind == GW_AUTH_PASSWORD)
 		te = token_entry(job->server->serverid, job->call.userid);
 
-	if (op == GW_OP_IAM_TOKEN)
+	if (op != GW_OP_RESIZE)
 	{
-		te->fetching = false;
-		if (job->out.verdict == GW_VERDICT_OK)
-		{
-			token_forget(te);
-			te->token = MemoryContextStrdup(TopMemoryContext, resp->subject_token);
-			te->expires_at = token_refresh_at(job->out.job_id);
-			explicit_bzero(resp->subject_token, strlen(resp->subject_token));
-			memset(&job->out, 0, sizeof(GwOutcome));
-			job->out.request_json = request_json;
-			job->op = GW_OP_RESIZE;
-			job->next_at = GetCurrentTimestamp();
-		}
-		else if (job->out.verdict == GW_VERDICT_RETRY &&
-				 job->iam_attempts <= job->server->max_retries)
-			job->next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													   backoff_ms(job));
-		else
-		{
-			/* the resize was never sent: say why, as IAM's error */
-			job->out.job_id = NULL;
-			job->out.error_code = psprintf("IAM.%s", job->out.error_code ?
-										   job->out.error_code : "error");
-			job->out.error_message = psprintf("IAM token request failed: %s",
-											  job->out.error_message ?
-											  job->out.error_message : "no answer");
-			job->out.response_json = NULL;
-			job_finish(job, "failed");
-		}
+		judge_aux(job, op, resp, te);
 		MemoryContextSwitchTo(old);
 		return;
 	}
@@ -341,9 +472,19 @@ transfer_done(GwTransfer *t, void *arg)
 				job_finish(job, "failed");
 			break;
 		case GW_VERDICT_RETRY:
-			if (job->attempts <= job->server->max_retries)
-				job->next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														   backoff_ms(job));
+			if (job->run_attempts <= job->server->max_retries)
+			{
+				/*
+				 * A Huawei POST is not idempotent: after a 5xx, or a transport
+				 * failure once the request left, look at the instance before
+				 * sending it again.
+				 */
+				if (job->call.provider == GW_HUAWEI &&
+					((resp->curl_code != 0 && resp->sent) ||
+					 resp->http_status >= 500))
+					job->op = GW_OP_DESCRIBE;
+				job_retry_later(job, job->run_attempts);
+			}
 			else
 				job_finish(job, "failed");
 			break;
@@ -356,7 +497,8 @@ transfer_done(GwTransfer *t, void *arg)
 
 /*
  * start_attempt
- *		Build, sign and send the job's next request.
+ *		Build, sign and send the job's next request, unless the server's
+ *		rate limit says to wait.
  */
 static void
 start_attempt(GwJob *job)
@@ -364,8 +506,9 @@ start_attempt(GwJob *job)
 	MemoryContext old = MemoryContextSwitchTo(job->cxt);
 	const char *iam_token = NULL;
 	GwHttpRequest *req;
+	int64		wait_us;
 
-	if (job->creds->kind == GW_AUTH_PASSWORD && job->op == GW_OP_RESIZE)
+	if (job->creds->kind == GW_AUTH_PASSWORD && job->op != GW_OP_IAM_TOKEN)
 	{
 		GwTokenEntry *te = token_entry(job->server->serverid, job->call.userid);
 
@@ -385,6 +528,14 @@ start_attempt(GwJob *job)
 		}
 	}
 
+	/* the rate limit counts what reaches the gateway, not IAM */
+	if (job->op != GW_OP_IAM_TOKEN && (wait_us = rate_wait_us(job->server)) > 0)
+	{
+		job->next_at = GetCurrentTimestamp() + wait_us;
+		MemoryContextSwitchTo(old);
+		return;
+	}
+
 	req = gw_build_request(job->server, job->creds, iam_token, job->op,
 						   &job->call);
 	if (job->op == GW_OP_RESIZE)
@@ -392,12 +543,13 @@ start_attempt(GwJob *job)
 		StringInfoData rj;
 
 		job->attempts++;
+		job->run_attempts++;
 		initStringInfo(&rj);
 		gw_request_json(&rj, req);
 		job->out.request_json = rj.data;
 	}
 	else
-		job->iam_attempts++;
+		job->aux_attempts++;
 	job->xfer = gw_http_start(job->server, req, transfer_done, job);
 	MemoryContextSwitchTo(old);
 }
@@ -408,7 +560,88 @@ job_free(GwJob *job)
 	if (job->xfer)
 		gw_http_release(job->xfer);
 	dlist_delete(&job->node);
+	njobs--;
 	MemoryContextDelete(job->cxt);
+}
+
+static GwJob *
+job_new(void)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "gwresize job",
+											  ALLOCSET_SMALL_SIZES);
+	GwJob	   *job = MemoryContextAllocZero(cxt, sizeof(GwJob));
+
+	job->cxt = cxt;
+	job->slot = -1;
+	job->op = GW_OP_RESIZE;
+	return job;
+}
+
+/*
+ * job_setup
+ *		Resolve the job's server and credentials, and for a new call
+ *		(insert true) write its 'sending' row.  Runs in a subtransaction:
+ *		a call that cannot proceed spoils no other.  Returns NULL, or the
+ *		error (in the caller's context).
+ */
+static ErrorData *
+job_setup(GwJob *job, bool insert, const char *server_name,
+		  const char *requested_by)
+{
+	MemoryContext txcxt = CurrentMemoryContext;
+	ResourceOwner txowner = CurrentResourceOwner;
+	ErrorData  *edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(job->cxt);
+	PG_TRY();
+	{
+		if (server_name)
+		{
+			ForeignServer *fs = GetForeignServerByName(server_name, true);
+
+			if (fs == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("server \"%s\" no longer exists", server_name)));
+			job->call.serverid = fs->serverid;
+		}
+		if (requested_by)
+			job->call.userid = get_role_oid(requested_by, false);
+		job->server = gw_get_server(job->call.serverid);
+		job->creds = gw_get_creds(job->server, job->call.userid);
+		if (insert)
+		{
+			int64		conflict = 0;
+
+			job->audit_id = gw_audit_insert(&job->call, job->server, "sending",
+											gw_params_json(&job->call, job->server),
+											NULL,
+											GetUserNameFromId(job->call.userid, false),
+											&conflict);
+			if (job->audit_id == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_IN_USE),
+						 errmsg("instance \"%s\" already has a resize in progress",
+								job->call.instance_id),
+						 errdetail("gw_audit row %lld is still open.",
+								   (long long) conflict)));
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(txcxt);
+		CurrentResourceOwner = txowner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(txcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(txcxt);
+		CurrentResourceOwner = txowner;
+	}
+	PG_END_TRY();
+	return edata;
 }
 
 /*
@@ -421,16 +654,14 @@ job_free(GwJob *job)
 static void
 claim_calls(void)
 {
-	int			claimed[1024];
+	int			claimed[MAX_JOBS];
 	int			n = 0;
 	int			i;
 	dlist_head	recorded = DLIST_STATIC_INIT(recorded);
 	dlist_mutable_iter it;
-	MemoryContext txcxt;
-	ResourceOwner txowner;
 
 	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
-	for (i = 0; i < gw_shared->nslots && n < lengthof(claimed); i++)
+	for (i = 0; i < gw_shared->nslots && n < MAX_JOBS - njobs; i++)
 		if (gw_shared->slots[i].state == GW_SLOT_SUBMITTED)
 		{
 			gw_shared->slots[i].state = GW_SLOT_CLAIMED;
@@ -441,71 +672,24 @@ claim_calls(void)
 		return;
 
 	tx_begin("gwresize: recording calls");
-	if (!reconciled && OidIsValid(gw_audit_relid()))
-	{
-		gw_audit_reconcile_sending();
-		reconciled = true;
-	}
-	txcxt = CurrentMemoryContext;
-	txowner = CurrentResourceOwner;
 	for (i = 0; i < n; i++)
 	{
 		GwSlot	   *slot = &gw_shared->slots[claimed[i]];
-		GwJob	   *job;
-		MemoryContext cxt;
+		GwJob	   *job = job_new();
+		ErrorData  *edata;
 
-		cxt = AllocSetContextCreate(TopMemoryContext, "gwresize job",
-									ALLOCSET_SMALL_SIZES);
-		job = MemoryContextAllocZero(cxt, sizeof(GwJob));
-		job->cxt = cxt;
 		job->slot = claimed[i];
 		job->ticket = slot->ticket;
 		memcpy(&job->call, &slot->call, sizeof(GwCall));
-		job->op = GW_OP_RESIZE;
-		job->next_at = 0;
-
-		/* each call in a subtransaction: one bad call spoils no other */
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
+		edata = job_setup(job, true, NULL, NULL);
+		if (edata)
 		{
-			int64		conflict = 0;
-			char	   *params;
-
-			job->server = gw_get_server(job->call.serverid);
-			job->creds = gw_get_creds(job->server, job->call.userid);
-			params = gw_params_json(&job->call, job->server);
-			job->audit_id = gw_audit_insert(&job->call, job->server, "sending",
-											params, NULL,
-											GetUserNameFromId(job->call.userid, false),
-											&conflict);
-			if (job->audit_id == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_IN_USE),
-						 errmsg("instance \"%s\" already has a resize in progress",
-								job->call.instance_id),
-						 errdetail("gw_audit row %lld is still open.",
-								   (long long) conflict)));
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(txcxt);
-			CurrentResourceOwner = txowner;
-			dlist_push_tail(&recorded, &job->node);
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(txcxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(txcxt);
-			CurrentResourceOwner = txowner;
 			reply(claimed[i], job->ticket, 0, edata->sqlerrcode, edata->message);
 			FreeErrorData(edata);
-			MemoryContextDelete(cxt);
+			MemoryContextDelete(job->cxt);
+			continue;
 		}
-		PG_END_TRY();
+		dlist_push_tail(&recorded, &job->node);
 	}
 	tx_commit();
 
@@ -514,7 +698,106 @@ claim_calls(void)
 	{
 		dlist_delete(it.cur);
 		dlist_push_tail(&jobs, it.cur);
+		njobs++;
 	}
+}
+
+static char *
+col_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *v = SPI_getvalue(tup, desc, col);
+
+	return v;
+}
+
+/*
+ * claim_rows
+ *		Queued rows (reconcile false), or rows a restart left unknown
+ *		(reconcile true): moved to 'sending' and committed in one
+ *		transaction, then handed to jobs.  Rows that cannot be sent (server
+ *		or role gone, nothing left to try) are finished as failed.
+ *		Returns how many rows were claimed.
+ */
+static int
+claim_rows(bool reconcile)
+{
+	int			room = MAX_JOBS - njobs;
+	int			n,
+				i;
+	dlist_head	claimed = DLIST_STATIC_INIT(claimed);
+	dlist_mutable_iter it;
+
+	if (room <= 0)
+		return 0;
+	tx_begin(reconcile ? "gwresize: reconciling interrupted calls" :
+			 "gwresize: claiming queued calls");
+	if (!OidIsValid(gw_audit_relid()))
+	{
+		tx_commit();
+		return 0;
+	}
+	n = gw_audit_claim(reconcile, room);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		GwJob	   *job = job_new();
+		ErrorData  *edata;
+		char	   *v;
+		MemoryContext old = MemoryContextSwitchTo(job->cxt);
+		char	   *server_name = col_text(tup, desc, 3);
+		char	   *requested_by = col_text(tup, desc, 10);
+
+		job->audit_id = atoll(col_text(tup, desc, 1));
+		job->call.provider = strcmp(col_text(tup, desc, 2), "aliyun") == 0 ?
+			GW_ALIYUN : GW_HUAWEI;
+		strlcpy(job->call.instance_id, col_text(tup, desc, 4), GW_ID_MAXLEN + 1);
+		strlcpy(job->call.spec, col_text(tup, desc, 5), GW_SPEC_MAXLEN + 1);
+		strlcpy(job->call.action, col_text(tup, desc, 6), sizeof(job->call.action));
+		job->call.auto_pay = strcmp(col_text(tup, desc, 7), "t") == 0;
+		job->call.skip_wait_switch = strcmp(col_text(tup, desc, 8), "t") == 0;
+		if ((v = col_text(tup, desc, 9)) != NULL)
+			strlcpy(job->call.token, v, GW_TOKEN_MAXLEN + 1);
+		job->call.async = strcmp(col_text(tup, desc, 11), "t") == 0;
+		job->attempts = atoi(col_text(tup, desc, 12));
+		MemoryContextSwitchTo(old);
+
+		edata = job_setup(job, false, server_name, requested_by);
+		if (edata)
+		{
+			job->out.error_code = pstrdup("NotSent");
+			job->out.error_message = MemoryContextStrdup(job->cxt, edata->message);
+			FreeErrorData(edata);
+			gw_audit_finish_call(job->audit_id, "failed", job->attempts, 0, &job->out);
+			MemoryContextDelete(job->cxt);
+			continue;
+		}
+		if (reconcile)
+		{
+			job->reconciling = true;
+			if (job->attempts >= MAX_RECONCILE_ATTEMPTS)
+			{
+				job->out.error_code = pstrdup("Unresolved");
+				job->out.error_message = pstrdup("the call was interrupted too many times to be resolved");
+				gw_audit_finish_call(job->audit_id, "failed", job->attempts, 0, &job->out);
+				MemoryContextDelete(job->cxt);
+				continue;
+			}
+			/* Alibaba: re-send with the same Token; Huawei: look first */
+			if (job->call.provider == GW_HUAWEI)
+				job->op = GW_OP_DESCRIBE;
+		}
+		dlist_push_tail(&claimed, &job->node);
+	}
+	tx_commit();
+
+	dlist_foreach_modify(it, &claimed)
+	{
+		dlist_delete(it.cur);
+		dlist_push_tail(&jobs, it.cur);
+		njobs++;
+	}
+	return n;
 }
 
 /*
@@ -542,23 +825,27 @@ start_due(void)
 	}
 	if (next == 0)
 		return -1;
-	return Max(0, (long) ((next - now) / 1000));
+	return Max(0, (long) ((next - now + 999) / 1000));
 }
 
 /*
- * finish_jobs
- *		Commit the outcome of every finished job in one transaction, then
- *		wake their callers.
+ * write_outcomes
+ *		Commit the outcome of every finished job, and the next attempt of
+ *		every job waiting to retry, in one transaction; then wake callers.
  */
 static void
-finish_jobs(void)
+write_outcomes(void)
 {
 	dlist_mutable_iter it;
 	bool		any = false;
 
 	dlist_foreach_modify(it, &jobs)
-		if (dlist_container(GwJob, node, it.cur)->finished)
+	{
+		GwJob	   *job = dlist_container(GwJob, node, it.cur);
+
+		if (job->finished || job->retry_noted)
 			any = true;
+	}
 	if (!any)
 		return;
 
@@ -570,6 +857,10 @@ finish_jobs(void)
 		if (job->finished)
 			gw_audit_finish_call(job->audit_id, job->final_status, job->attempts,
 								 job->http_status, &job->out);
+		else if (job->retry_noted)
+			gw_audit_note_retry(job->audit_id, job->attempts, job->next_at,
+								&job->out);
+		job->retry_noted = false;
 	}
 	tx_commit();
 
@@ -589,6 +880,7 @@ void
 gw_worker_main(Datum main_arg)
 {
 	MemoryContext loopcxt;
+	bool		queue_pending = true;	/* look for queued rows */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -600,27 +892,16 @@ gw_worker_main(Datum main_arg)
 	gw_http_init();
 	worker_attach();
 
-	/* rows a crash left in 'sending' become 'unknown' */
-	tx_begin("gwresize: reconciling");
-	if (OidIsValid(gw_audit_relid()))
-	{
-		int			n = gw_audit_reconcile_sending();
-
-		if (n > 0)
-			ereport(LOG,
-					(errmsg("gwresize: %d call(s) interrupted by a restart marked unknown", n)));
-		reconciled = true;
-	}
-	tx_commit();
-
 	loopcxt = AllocSetContextCreate(TopMemoryContext, "gwresize loop",
 									ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
 		long		timeout;
+		bool		woken;
 
 		MemoryContextSwitchTo(loopcxt);
 		MemoryContextReset(loopcxt);
+		woken = MyLatch->is_set;
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -629,12 +910,41 @@ gw_worker_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
+		/* rows a crash or restart left in 'sending' become 'unknown' */
+		if (!reconciled)
+		{
+			tx_begin("gwresize: reconciling");
+			if (OidIsValid(gw_audit_relid()))
+			{
+				int			n = gw_audit_reconcile_sending();
+
+				if (n > 0)
+					ereport(LOG,
+							(errmsg("gwresize: %d call(s) interrupted by a restart marked unknown", n)));
+				reconciled = true;
+			}
+			tx_commit();
+		}
+
 		claim_calls();
+		/* a commit that queued rows sets our latch */
+		if ((woken || queue_pending) && njobs < MAX_JOBS)
+			queue_pending = claim_rows(false) >= MAX_JOBS / 2;
+		if (reconciled && njobs < MAX_JOBS &&
+			TimestampDifferenceExceeds(last_reconcile, GetCurrentTimestamp(),
+									   RECONCILE_MS))
+		{
+			claim_rows(true);
+			last_reconcile = GetCurrentTimestamp();
+		}
 		timeout = start_due();
-		finish_jobs();
+		write_outcomes();
 		if (timeout < 0 || timeout > IDLE_WAKE_MS)
+		{
 			timeout = IDLE_WAKE_MS;
+			queue_pending = true;	/* now and then, look anyway */
+		}
 		gw_http_wait_and_dispatch(timeout);
-		finish_jobs();
+		write_outcomes();
 	}
 }
