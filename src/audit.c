@@ -295,14 +295,16 @@ gw_audit_fetch(int64 id, Snapshot snapshot)
 	" RETURNING id, provider, server_name, instance_id, target_spec," \
 	" coalesce(params->>'ModifyAction', 'UPGRADE'), coalesce((params->>'AutoPay')::bool, false)," \
 	" coalesce((params->>'SkipWaitSwitch')::bool, false), client_token, requested_by," \
-	" mode = 'async', attempts"
+	" mode = 'async', attempts," \
+	" (extract(epoch FROM clock_timestamp() - sent_at) * 1000)::bigint"
 
 /*
  * gw_audit_claim
  *		Move up to limit rows from 'queued' (reconcile false) or 'unknown'
  *		(reconcile true) to 'sending', oldest first, skipping rows locked by
- *		others (a gw_cancel() in progress).  The caller commits before it
- *		sends anything.  The rows are in SPI_tuptable, in the order of
+ *		others (a gw_cancel() in progress).  Reconciled rows keep their
+ *		sent_at (the last column gives its age in ms).  The caller commits
+ *		before it sends anything.  The rows are in SPI_tuptable, in the order of
  *		GwClaimed's fields; returns how many.
  */
 int
@@ -315,8 +317,7 @@ gw_audit_claim(bool reconcile, int limit)
 	values[0] = Int32GetDatum(limit);
 	if (reconcile)
 		rc = SPI_execute_plan(audit_plan(STMT_CLAIM_UNKNOWN,
-										 "UPDATE %1$s SET status = 'sending', sent_at = clock_timestamp(),"
-										 " next_attempt_at = NULL"
+										 "UPDATE %1$s SET status = 'sending', next_attempt_at = NULL"
 										 " WHERE id IN (SELECT id FROM %1$s WHERE status = 'unknown'"
 										 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
 										 CLAIM_COLUMNS, 1, types),

@@ -57,6 +57,7 @@ typedef struct GwJob
 	GwServer   *server;
 	GwCreds    *creds;
 	GwOp		op;				/* what the next attempt sends */
+	GwOp		op_after_token; /* what to send once an IAM token came */
 	bool		reconciling;	/* an interrupted call being resolved */
 	int			attempts;		/* resize attempts made, all runs */
 	int			run_attempts;	/* ... in this run of the worker */
@@ -373,7 +374,7 @@ judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
 		explicit_bzero(resp->subject_token, strlen(resp->subject_token));
 		memset(&job->out, 0, sizeof(GwOutcome));
 		job->out.request_json = request_json;
-		job->op = GW_OP_RESIZE;
+		job->op = job->op_after_token;
 		job->next_at = GetCurrentTimestamp();
 		return;
 	}
@@ -465,6 +466,7 @@ transfer_done(GwTransfer *t, void *arg)
 			{
 				job->token_refreshed = true;
 				token_forget(te);
+				job->op_after_token = GW_OP_RESIZE;
 				job->op = GW_OP_IAM_TOKEN;
 				job->next_at = GetCurrentTimestamp();
 			}
@@ -524,6 +526,7 @@ start_attempt(GwJob *job)
 		else
 		{
 			te->fetching = true;
+			job->op_after_token = job->op;
 			job->op = GW_OP_IAM_TOKEN;
 		}
 	}
@@ -786,6 +789,19 @@ claim_rows(bool reconcile)
 			/* Alibaba: re-send with the same Token; Huawei: look first */
 			if (job->call.provider == GW_HUAWEI)
 				job->op = GW_OP_DESCRIBE;
+
+			/*
+			 * Not before the interrupted attempt could still be under way at
+			 * the provider: its per-attempt limit, and a second, after it left.
+			 */
+			if ((v = col_text(tup, desc, 13)) != NULL)
+			{
+				int64		wait_ms = job->server->timeout_ms + 1000 - atoll(v);
+
+				if (wait_ms > 0)
+					job->next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															   wait_ms);
+			}
 		}
 		dlist_push_tail(&claimed, &job->node);
 	}
