@@ -72,14 +72,11 @@ typedef struct GwJob
 	GwOutcome	out;
 } GwJob;
 
-/* Sends per server in the last window, for requests_per_second */
+/* When each rate-limited server may send next, for requests_per_second */
 typedef struct GwRate
 {
 	Oid			serverid;
-	int			cap;			/* sends allowed per window */
-	int64		window_us;
-	TimestampTz *sent;			/* ring of the last cap send times */
-	int			next;
+	TimestampTz next_send;
 	struct GwRate *next_rate;
 } GwRate;
 
@@ -280,15 +277,15 @@ token_refresh_at(const char *expires_at)
 /*
  * rate_wait_us
  *		0 when server may send now (and the send is counted), else how long
- *		to wait.  With requests_per_second N >= 1 no window of one second
- *		holds more than floor(N) sends; below 1, one send per 1/N seconds.
+ *		to wait.  Sends are spaced 1.05 / requests_per_second apart: no
+ *		second holds more than requests_per_second of them, with a margin
+ *		for jitter on the way to the provider, and no bursts.
  */
 static int64
 rate_wait_us(GwServer *server)
 {
 	GwRate	   *r;
 	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz oldest;
 
 	if (server->requests_per_second <= 0)
 		return 0;
@@ -302,28 +299,9 @@ rate_wait_us(GwServer *server)
 		r->next_rate = rates;
 		rates = r;
 	}
-	/* (re)size on first use and when the server's option changed */
-	{
-		double		rps = server->requests_per_second;
-		int			cap = rps >= 1 ? (int) floor(rps) : 1;
-		int64		win = rps >= 1 ? USECS_PER_SEC : (int64) (USECS_PER_SEC / rps);
-
-		if (cap != r->cap || win != r->window_us)
-		{
-			if (r->sent)
-				pfree(r->sent);
-			r->sent = MemoryContextAllocZero(TopMemoryContext,
-											 sizeof(TimestampTz) * cap);
-			r->cap = cap;
-			r->window_us = win;
-			r->next = 0;
-		}
-	}
-	oldest = r->sent[r->next];
-	if (oldest != 0 && now - oldest < r->window_us)
-		return r->window_us - (now - oldest);
-	r->sent[r->next] = now;
-	r->next = (r->next + 1) % r->cap;
+	if (now < r->next_send)
+		return r->next_send - now;
+	r->next_send = now + (int64) (1.05 * USECS_PER_SEC / server->requests_per_second);
 	return 0;
 }
 
