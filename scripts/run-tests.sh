@@ -7,6 +7,7 @@ set -u
 cd "$GW_ROOT"
 
 REGRESS_TESTS=${REGRESS_TESTS:-"validator inputs modify_spec privileges huawei queue"}
+ISOLATION_TESTS=${ISOLATION_TESTS:-"one_per_instance"}
 # GW_ONLY=regress (or vectors, mock, tap) runs one stage: for development
 GW_ONLY=${GW_ONLY:-}
 want() { [ -z "$GW_ONLY" ] || [ "$GW_ONLY" = "$1" ]; }
@@ -74,6 +75,21 @@ if [ "$r_ok" = 0 ] && [ "$r_bad" = 0 ]; then fail=$((fail + 1)); cat "$GW_WORK/r
 if [ "$r_bad" -gt 0 ]; then
 	failed_names+=("regress")
 	cat "$GW_WORK/regress/regression.diffs" 2>/dev/null | head -300
+fi
+# isolation specs, in the same database after the regress tests
+"$(pg_config --pkglibdir)/pgxs/src/test/isolation/pg_isolation_regress" \
+	--inputdir=test --outputdir="$GW_WORK/isolation" --bindir="$PGBIN" \
+	--host="$PGHOST" --port="$PGPORT" --user=postgres --use-existing \
+	--dbname=contrib_regression $ISOLATION_TESTS >"$GW_WORK/isolation.out" 2>&1
+grep -E '^(test|ok|not ok)' "$GW_WORK/isolation.out"
+i_ok=$(grep -cE '^(test .*\.\.\. ok|ok [0-9]+)' "$GW_WORK/isolation.out")
+i_bad=$(grep -cE '(\.\.\. FAILED|^not ok [0-9]+)' "$GW_WORK/isolation.out")
+pass=$((pass + i_ok))
+fail=$((fail + i_bad))
+if [ "$i_ok" = 0 ] && [ "$i_bad" = 0 ]; then fail=$((fail + 1)); cat "$GW_WORK/isolation.out"; fi
+if [ "$i_bad" -gt 0 ]; then
+	failed_names+=("isolation")
+	cat "$GW_WORK/isolation/regression.diffs" 2>/dev/null | head -200
 fi
 gw_stop_all
 GW_MOCK_PID=
