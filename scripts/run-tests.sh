@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 cd "$GW_ROOT"
 
-REGRESS_TESTS=${REGRESS_TESTS:-"validator inputs modify_spec privileges huawei queue"}
+REGRESS_TESTS=${REGRESS_TESTS:-"validator inputs modify_spec privileges huawei queue tracking"}
 ISOLATION_TESTS=${ISOLATION_TESTS:-"one_per_instance"}
 # GW_ONLY=regress (or vectors, mock, tap) runs one stage: for development
 GW_ONLY=${GW_ONLY:-}

@@ -165,6 +165,63 @@ COMMENT ON VIEW @extschema@.gw_inflight IS
 
 REVOKE ALL ON @extschema@.gw_inflight FROM PUBLIC;
 
+-- reporting
+CREATE VIEW @extschema@.gw_history AS
+SELECT a.id,
+       a.provider,
+       a.server_name,
+       a.instance_id,
+       (SELECT p.target_spec FROM @extschema@.gw_audit p
+         WHERE p.provider = a.provider AND p.instance_id = a.instance_id
+           AND p.id < a.id AND p.status = 'succeeded'
+         ORDER BY p.id DESC LIMIT 1) AS from_spec,
+       a.target_spec AS to_spec,
+       a.mode,
+       a.requested_by,
+       a.requested_at,
+       a.answered_at - a.requested_at AS time_to_accepted,
+       a.finished_at - a.requested_at AS time_to_finished,
+       a.status AS outcome,
+       a.error_code,
+       a.error_message,
+       a.instance_state->>'spec' AS last_seen_spec
+  FROM @extschema@.gw_audit a;
+
+COMMENT ON VIEW @extschema@.gw_history IS
+  'one line per resize: instance, provider, from-spec (the last known: the target of the instance''s previous successful resize) and to-spec, who, when, time to accepted and to finished, outcome';
+
+CREATE VIEW @extschema@.gw_summary AS
+SELECT server_name,
+       provider,
+       count(*) AS calls,
+       count(*) FILTER (WHERE status = 'queued') AS queued,
+       count(*) FILTER (WHERE status = 'sending') AS sending,
+       count(*) FILTER (WHERE status = 'accepted') AS accepted,
+       count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(*) FILTER (WHERE status = 'resize_failed') AS resize_failed,
+       count(*) FILTER (WHERE status = 'unknown') AS unknown,
+       count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+       round(count(*) FILTER (WHERE status = 'succeeded')::numeric
+             / nullif(count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'resize_failed')), 0), 3)
+         AS success_rate,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY answered_at - requested_at)
+         FILTER (WHERE status IN ('accepted', 'succeeded', 'resize_failed')) AS p50_to_accepted,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY answered_at - requested_at)
+         FILTER (WHERE status IN ('accepted', 'succeeded', 'resize_failed')) AS p95_to_accepted,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY finished_at - requested_at)
+         FILTER (WHERE status IN ('succeeded', 'resize_failed')) AS p50_to_finished,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY finished_at - requested_at)
+         FILTER (WHERE status IN ('succeeded', 'resize_failed')) AS p95_to_finished
+  FROM @extschema@.gw_audit
+ GROUP BY server_name, provider;
+
+COMMENT ON VIEW @extschema@.gw_summary IS
+  'per server: calls by status, success rate (succeeded over finished), p50/p95 time to accepted and to finished';
+
+REVOKE ALL ON @extschema@.gw_history FROM PUBLIC;
+REVOKE ALL ON @extschema@.gw_summary FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION @extschema@.gw_modify_spec(text, text, text, boolean, boolean, text, name, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.gw_modify_spec_async(text, text, text, boolean, boolean, text, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.gw_resize_async(text, text, name) FROM PUBLIC;

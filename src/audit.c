@@ -119,6 +119,9 @@ typedef enum AuditStmt
 	STMT_CLAIM_UNKNOWN,
 	STMT_RETRY,
 	STMT_CANCEL,
+	STMT_CLAIM_TRACK,
+	STMT_TRACK,
+	STMT_NEXT_POLL,
 	NUM_STMTS
 } AuditStmt;
 
@@ -233,15 +236,15 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
  */
 void
 gw_audit_finish_call(int64 id, const char *status, int attempts,
-					 long http_status, const GwOutcome *out)
+					 long http_status, const GwOutcome *out, int poll_after_ms)
 {
-	Oid			types[10] = {INT8OID, TEXTOID, INT4OID, INT4OID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[10];
-	char		nulls[11] = "          ";
+	Oid			types[11] = {INT8OID, TEXTOID, INT4OID, INT4OID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Datum		values[11];
+	char		nulls[12] = "           ";
 	int			rc;
 
-	types[9] = TEXTOID;
+	values[10] = Int32GetDatum(poll_after_ms);
 	values[0] = Int64GetDatum(id);
 	values[1] = CStringGetTextDatum(status);
 	values[2] = Int32GetDatum(attempts);
@@ -263,9 +266,11 @@ gw_audit_finish_call(int64 id, const char *status, int attempts,
 									 " request_id = $5, job_id = $6, error_code = $7,"
 									 " error_message = $8, response = $9::jsonb,"
 									 " request = coalesce($10::jsonb, request),"
-									 " next_attempt_at = NULL"
+									 " finished_at = CASE WHEN $2 = 'failed' THEN clock_timestamp() END,"
+									 " next_attempt_at = CASE WHEN $2 = 'accepted'"
+									 "   THEN clock_timestamp() + $11 * interval '1 millisecond' END"
 									 " WHERE id = $1",
-									 10, types),
+									 11, types),
 						  values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update gw_audit: %s", SPI_result_code_string(rc));
@@ -336,6 +341,97 @@ gw_audit_claim(bool reconcile, int limit)
 }
 
 /*
+ * gw_audit_claim_tracking
+ *		Accepted rows whose next poll is due, leased to this worker for five
+ *		minutes (a restart clears leases).  Columns as gw_audit_claim's, then
+ *		the age of answered_at in ms and the status last observed.
+ */
+int
+gw_audit_claim_tracking(int limit)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1];
+	int			rc;
+
+	values[0] = Int32GetDatum(limit);
+	rc = SPI_execute_plan(audit_plan(STMT_CLAIM_TRACK,
+									 "UPDATE %1$s SET next_attempt_at = clock_timestamp() + interval '5 minutes'"
+									 " WHERE id IN (SELECT id FROM %1$s WHERE status = 'accepted'"
+									 " AND finished_at IS NULL"
+									 " AND coalesce(next_attempt_at, answered_at) <= clock_timestamp()"
+									 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+									 " RETURNING id, provider, server_name, instance_id, target_spec,"
+									 " coalesce(params->>'ModifyAction', 'UPGRADE'), false, false,"
+									 " client_token, requested_by, mode = 'async', attempts,"
+									 " (extract(epoch FROM clock_timestamp() - answered_at) * 1000)::bigint,"
+									 " instance_state->>'status'",
+									 1, types),
+						  values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not claim gw_audit rows: %s", SPI_result_code_string(rc));
+	return (int) SPI_processed;
+}
+
+/*
+ * gw_audit_next_poll
+ *		When the next tracking poll is due (0: nothing is being tracked).
+ */
+TimestampTz
+gw_audit_next_poll(void)
+{
+	bool		isnull;
+	Datum		d;
+	int			rc;
+
+	rc = SPI_execute_plan(audit_plan(STMT_NEXT_POLL,
+									 "SELECT min(coalesce(next_attempt_at, answered_at)) FROM %s"
+									 " WHERE status = 'accepted' AND finished_at IS NULL",
+									 0, NULL),
+						  NULL, NULL, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		return 0;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+/*
+ * gw_audit_track
+ *		Record what a poll saw: instance_state; status (succeeded or
+ *		resize_failed) when the resize is over, else the next poll time.
+ */
+void
+gw_audit_track(int64 id, const char *status, const char *state_json,
+			   int next_poll_ms, const char *error_code,
+			   const char *error_message)
+{
+	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[7] = "      ";
+	int			rc;
+
+	values[0] = Int64GetDatum(id);
+	values[1] = text_or_null(status, nulls, 1);
+	values[2] = text_or_null(state_json, nulls, 2);
+	values[3] = Int32GetDatum(next_poll_ms);
+	values[4] = text_or_null(error_code, nulls, 4);
+	values[5] = text_or_null(error_message, nulls, 5);
+	rc = SPI_execute_plan(audit_plan(STMT_TRACK,
+									 "UPDATE %s SET status = coalesce($2, status),"
+									 " finished_at = CASE WHEN $2 IS NOT NULL THEN clock_timestamp() END,"
+									 " instance_state = coalesce($3::jsonb, instance_state),"
+									 " last_polled_at = clock_timestamp(),"
+									 " next_attempt_at = CASE WHEN $2 IS NULL"
+									 "   THEN clock_timestamp() + $4 * interval '1 millisecond' END,"
+									 " error_code = coalesce($5, error_code),"
+									 " error_message = coalesce($6, error_message)"
+									 " WHERE id = $1",
+									 6, types),
+						  values, nulls, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not update gw_audit: %s", SPI_result_code_string(rc));
+}
+
+/*
  * gw_audit_note_retry
  *		A call waits for its next attempt: show its attempts, when the next
  *		one goes and the last error (the in-flight view reads these).
@@ -399,6 +495,7 @@ int
 gw_audit_reconcile_sending(void)
 {
 	int			rc;
+	int			n;
 
 	rc = SPI_execute(psprintf("UPDATE %s SET status = 'unknown',"
 							  " error_code = 'WorkerRestarted',"
@@ -407,5 +504,14 @@ gw_audit_reconcile_sending(void)
 					 false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update gw_audit: %s", SPI_result_code_string(rc));
-	return (int) SPI_processed;
+	n = (int) SPI_processed;
+
+	/* tracking leases of the worker that stopped: poll those rows again */
+	rc = SPI_execute(psprintf("UPDATE %s SET next_attempt_at = NULL"
+							  " WHERE status = 'accepted' AND finished_at IS NULL",
+							  gw_audit_table()),
+					 false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not update gw_audit: %s", SPI_result_code_string(rc));
+	return n;
 }

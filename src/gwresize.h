@@ -266,7 +266,13 @@ extern int64 gw_audit_insert(const GwCall *call, GwServer *server,
 							 const char *request_json, const char *requested_by,
 							 int64 *conflict_id);
 extern void gw_audit_finish_call(int64 id, const char *status, int attempts,
-								 long http_status, const GwOutcome *out);
+								 long http_status, const GwOutcome *out,
+								 int poll_after_ms);
+extern int	gw_audit_claim_tracking(int limit);
+extern TimestampTz gw_audit_next_poll(void);
+extern void gw_audit_track(int64 id, const char *status, const char *state_json,
+						   int next_poll_ms, const char *error_code,
+						   const char *error_message);
 extern bool gw_audit_fetch(int64 id, Snapshot snapshot);
 extern int	gw_audit_claim(bool reconcile, int limit);
 extern void gw_audit_note_retry(int64 id, int attempts, TimestampTz next_at,

@@ -35,6 +35,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
@@ -59,6 +60,11 @@ typedef struct GwJob
 	GwOp		op;				/* what the next attempt sends */
 	GwOp		op_after_token; /* what to send once an IAM token came */
 	bool		reconciling;	/* an interrupted call being resolved */
+	bool		tracking;		/* an accepted resize being polled */
+	int64		answered_age_ms;	/* tracking: since the provider accepted */
+	char	   *seen_status;	/* tracking: the status seen at the last poll */
+	const char *track_status;	/* tracking: succeeded, resize_failed or NULL */
+	char	   *track_state;	/* tracking: the instance as seen (JSON) */
 	int			attempts;		/* resize attempts made, all runs */
 	int			run_attempts;	/* ... in this run of the worker */
 	int			aux_attempts;	/* IAM and instance queries made */
@@ -101,6 +107,8 @@ static GwTokenEntry *tokens = NULL;
 static GwRate *rates = NULL;
 static bool reconciled = false;
 static TimestampTz last_reconcile = 0;
+static TimestampTz next_track = 0;	/* next tracking poll due; 0: look now,
+										 * DT_NOEND: none */
 
 /* ---- transactions ---- */
 
@@ -408,6 +416,99 @@ judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
 	job_finish(job, "failed");
 }
 
+/* the server's poll interval, with +-20% jitter */
+static int
+poll_delay_ms(GwServer *server)
+{
+	return (int) (server->poll_interval_ms *
+				  (0.8 + 0.4 * pg_prng_double(&pg_global_prng_state)));
+}
+
+/*
+ * judge_track
+ *		A tracking poll came back.  Running at the target spec: succeeded.
+ *		ResizeFailed / ResizeTimeout, back to running at the old spec after
+ *		a change was seen, or the deadline passed: resize_failed.  Else poll
+ *		again later.  The instance as seen goes to instance_state.
+ */
+static void
+judge_track(GwJob *job)
+{
+	GwOutcome  *o = &job->out;
+	const char *running = job->call.provider == GW_ALIYUN ? "RUNNING" : "Running";
+	bool		past_deadline = job->answered_age_ms > job->server->tracking_timeout_ms;
+	StringInfoData st;
+
+	if (o->verdict == GW_VERDICT_RETRY &&
+		job->aux_attempts <= job->server->max_retries)
+	{
+		job_retry_later(job, job->aux_attempts);
+		return;
+	}
+
+	initStringInfo(&st);
+	if (o->verdict != GW_VERDICT_OK)
+	{
+		/* this poll failed: say so, and poll again later */
+		appendStringInfoString(&st, "{\"status\": ");
+		escape_json(&st, job->seen_status ? job->seen_status : "unknown");
+		appendStringInfoString(&st, ", \"poll_error\": ");
+		escape_json(&st, psprintf("%s: %s", o->error_code ? o->error_code : "error",
+								  o->error_message ? o->error_message : ""));
+		appendStringInfo(&st, ", \"http_status\": %ld}", job->http_status);
+		o->error_code = NULL;
+		o->error_message = NULL;
+	}
+	else
+	{
+		const char *status = o->instance_status ? o->instance_status : "unknown";
+		bool		is_running = strcmp(status, running) == 0;
+		bool		at_target = o->instance_spec &&
+			strcmp(o->instance_spec, job->call.spec) == 0;
+		bool		seen_change = job->seen_status &&
+			strcmp(job->seen_status, running) != 0;
+
+		appendStringInfoString(&st, "{\"status\": ");
+		escape_json(&st, status);
+		appendStringInfoString(&st, ", \"spec\": ");
+		if (o->instance_spec)
+			escape_json(&st, o->instance_spec);
+		else
+			appendStringInfoString(&st, "null");
+		appendStringInfoChar(&st, '}');
+		o->error_code = NULL;
+		o->error_message = NULL;
+
+		if (is_running && at_target)
+			job->track_status = "succeeded";
+		else if (strcmp(status, "ResizeFailed") == 0 ||
+				 strcmp(status, "ResizeTimeout") == 0)
+		{
+			job->track_status = "resize_failed";
+			o->error_code = pstrdup(status);
+			o->error_message = psprintf("the provider reports %s; the instance is at %s",
+										status, o->instance_spec ? o->instance_spec : "an unknown spec");
+		}
+		else if (is_running && seen_change)
+		{
+			job->track_status = "resize_failed";
+			o->error_code = pstrdup("SpecUnchanged");
+			o->error_message = psprintf("the change ended with the instance still at %s",
+										o->instance_spec ? o->instance_spec : "an unknown spec");
+		}
+		job->seen_status = pstrdup(status);
+	}
+	if (job->track_status == NULL && past_deadline)
+	{
+		job->track_status = "resize_failed";
+		o->error_code = pstrdup("TrackingTimeout");
+		o->error_message = psprintf("not at %s after %d ms of tracking",
+									job->call.spec, job->server->tracking_timeout_ms);
+	}
+	job->track_state = st.data;
+	job_finish(job, "tracked");
+}
+
 static void
 transfer_done(GwTransfer *t, void *arg)
 {
@@ -427,6 +528,12 @@ transfer_done(GwTransfer *t, void *arg)
 	if (job->creds->kind == GW_AUTH_PASSWORD)
 		te = token_entry(job->server->serverid, job->call.userid);
 
+	if (job->tracking && op == GW_OP_DESCRIBE)
+	{
+		judge_track(job);
+		MemoryContextSwitchTo(old);
+		return;
+	}
 	if (op != GW_OP_RESIZE)
 	{
 		judge_aux(job, op, resp, te);
@@ -699,9 +806,17 @@ col_text(HeapTuple tup, TupleDesc desc, int col)
  *		or role gone, nothing left to try) are finished as failed.
  *		Returns how many rows were claimed.
  */
-static int
-claim_rows(bool reconcile)
+typedef enum ClaimKind
 {
+	CLAIM_QUEUED,
+	CLAIM_UNKNOWN,
+	CLAIM_TRACK
+} ClaimKind;
+
+static int
+claim_rows(ClaimKind kind)
+{
+	bool		reconcile = kind == CLAIM_UNKNOWN;
 	int			room = MAX_JOBS - njobs;
 	int			n,
 				i;
@@ -710,14 +825,28 @@ claim_rows(bool reconcile)
 
 	if (room <= 0)
 		return 0;
-	tx_begin(reconcile ? "gwresize: reconciling interrupted calls" :
+	tx_begin(kind == CLAIM_UNKNOWN ? "gwresize: reconciling interrupted calls" :
+			 kind == CLAIM_TRACK ? "gwresize: tracking accepted resizes" :
 			 "gwresize: claiming queued calls");
 	if (!OidIsValid(gw_audit_relid()))
 	{
 		tx_commit();
 		return 0;
 	}
-	n = gw_audit_claim(reconcile, room);
+	n = kind == CLAIM_TRACK ? gw_audit_claim_tracking(room) :
+		gw_audit_claim(reconcile, room);
+	if (kind == CLAIM_TRACK)
+	{
+		/* the claimed rows are leased; when is the next one due? */
+		SPITupleTable *claimed_rows = SPI_tuptable;
+		uint64		nclaimed = SPI_processed;
+
+		next_track = gw_audit_next_poll();
+		if (next_track == 0)
+			next_track = DT_NOEND;	/* nothing tracked */
+		SPI_tuptable = claimed_rows;
+		SPI_processed = nclaimed;
+	}
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -744,23 +873,40 @@ claim_rows(bool reconcile)
 		MemoryContextSwitchTo(old);
 
 		edata = job_setup(job, false, server_name, requested_by);
+		if (edata && kind == CLAIM_TRACK)
+		{
+			/* cannot poll (server or role gone): the resize's end is unknown */
+			gw_audit_track(job->audit_id, "resize_failed", NULL, 0,
+						   "NotTracked", edata->message);
+			FreeErrorData(edata);
+			MemoryContextDelete(job->cxt);
+			continue;
+		}
 		if (edata)
 		{
 			job->out.error_code = pstrdup("NotSent");
 			job->out.error_message = MemoryContextStrdup(job->cxt, edata->message);
 			FreeErrorData(edata);
-			gw_audit_finish_call(job->audit_id, "failed", job->attempts, 0, &job->out);
+			gw_audit_finish_call(job->audit_id, "failed", job->attempts, 0, &job->out, 0);
 			MemoryContextDelete(job->cxt);
 			continue;
 		}
-		if (reconcile)
+		if (kind == CLAIM_TRACK)
+		{
+			job->tracking = true;
+			job->op = GW_OP_DESCRIBE;
+			job->answered_age_ms = atoll(col_text(tup, desc, 13));
+			if ((v = col_text(tup, desc, 14)) != NULL)
+				job->seen_status = MemoryContextStrdup(job->cxt, v);
+		}
+		else if (reconcile)
 		{
 			job->reconciling = true;
 			if (job->attempts >= MAX_RECONCILE_ATTEMPTS)
 			{
 				job->out.error_code = pstrdup("Unresolved");
 				job->out.error_message = pstrdup("the call was interrupted too many times to be resolved");
-				gw_audit_finish_call(job->audit_id, "failed", job->attempts, 0, &job->out);
+				gw_audit_finish_call(job->audit_id, "failed", job->attempts, 0, &job->out, 0);
 				MemoryContextDelete(job->cxt);
 				continue;
 			}
@@ -849,8 +995,16 @@ write_outcomes(void)
 		GwJob	   *job = dlist_container(GwJob, node, it.cur);
 
 		if (job->finished)
-			gw_audit_finish_call(job->audit_id, job->final_status, job->attempts,
-								 job->http_status, &job->out);
+		{
+			if (job->tracking)
+				gw_audit_track(job->audit_id, job->track_status, job->track_state,
+							   poll_delay_ms(job->server), job->out.error_code,
+							   job->out.error_message);
+			else
+				gw_audit_finish_call(job->audit_id, job->final_status, job->attempts,
+									 job->http_status, &job->out,
+									 poll_delay_ms(job->server));
+		}
 		else if (job->retry_noted)
 			gw_audit_note_retry(job->audit_id, job->attempts, job->next_at,
 								&job->out);
@@ -866,6 +1020,10 @@ write_outcomes(void)
 			continue;
 		if (job->slot >= 0)
 			reply(job->slot, job->ticket, job->audit_id, 0, NULL);
+		/* a poll was scheduled: make sure we wake for it */
+		if ((job->tracking && job->track_status == NULL) ||
+			(!job->tracking && strcmp(job->final_status, "accepted") == 0))
+			next_track = 0;
 		job_free(job);
 	}
 }
@@ -923,20 +1081,31 @@ gw_worker_main(Datum main_arg)
 		claim_calls();
 		/* a commit that queued rows sets our latch */
 		if ((woken || queue_pending) && njobs < MAX_JOBS)
-			queue_pending = claim_rows(false) >= MAX_JOBS / 2;
+			queue_pending = claim_rows(CLAIM_QUEUED) >= MAX_JOBS / 2;
 		if (reconciled && njobs < MAX_JOBS &&
 			TimestampDifferenceExceeds(last_reconcile, GetCurrentTimestamp(),
 									   RECONCILE_MS))
 		{
-			claim_rows(true);
+			claim_rows(CLAIM_UNKNOWN);
 			last_reconcile = GetCurrentTimestamp();
 		}
+		/* accepted resizes whose next poll is due */
+		if (reconciled && njobs < MAX_JOBS && next_track <= GetCurrentTimestamp())
+			claim_rows(CLAIM_TRACK);
 		timeout = start_due();
 		write_outcomes();
+		if (next_track != DT_NOEND)
+		{
+			long		track_ms = Max(0, (long) ((next_track - GetCurrentTimestamp()) / 1000));
+
+			if (timeout < 0 || track_ms < timeout)
+				timeout = track_ms;
+		}
 		if (timeout < 0 || timeout > IDLE_WAKE_MS)
 		{
 			timeout = IDLE_WAKE_MS;
 			queue_pending = true;	/* now and then, look anyway */
+			next_track = 0;		/* and look for due polls */
 		}
 		gw_http_wait_and_dispatch(timeout);
 		write_outcomes();

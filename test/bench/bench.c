@@ -1,16 +1,33 @@
 /*-------------------------------------------------------------------------
  *
  * bench.c
- *	  How much a synchronous gw_modify_spec() costs beside its parts, in one
- *	  run against the mock over HTTPS:
- *	    - the SQL call, end to end (libpq);
- *	    - a raw libcurl POST of the same call (signed with src/sign.c, fresh
- *	      nonce) to the same endpoint on a reused connection: the mock does
- *	      the same work for it;
- *	    - two durable commits (the worker commits the row twice).
- *	  Prints median and p95 of each and the ratio call / (POST + 2 commits).
+ *	  What gwresize's calls cost beside their parts, in one run against the
+ *	  mock cloud over HTTPS (make bench):
  *
- * Usage: bench CONNINFO HTTPS_URL CA_FILE [N]
+ *	  Synchronous calls, each against a new instance, each beside a raw
+ *	  libcurl POST of the same request on a reused connection (raw.c) and
+ *	  two durable commits (the worker commits the row twice):
+ *	    - gw_modify_spec() (Alibaba, classic RPC signature);
+ *	    - gw_resize() (Huawei) with a static auth_token, with AK/SK signing,
+ *	      and with a password mapping (the worker fetches one IAM token and
+ *	      caches it; the raw POST uses one IAM token too).
+ *	  Each row: median and p95 of the call, of the raw POST, of POST + 2
+ *	  commits, and the ratio call / (POST + 2 commits).
+ *
+ *	  Queued calls (queue.c):
+ *	    - draining thousands of gw_modify_spec_async() queued by one
+ *	      transaction, in calls per second, beside what the mock takes
+ *	      alone from raw POSTs on several connections at once;
+ *	    - commit -> sent_at of a single queued call, beside a NOTIFY;
+ *	    - the worker's RSS and open file descriptors before and after the
+ *	      drain.
+ *
+ * It asserts nothing, but exits 1 as soon as any call or request fails.
+ *
+ * Usage: bench CONNINFO HTTPS_BASE_URL CA_FILE [N [DRAIN_N [LAT_N]]]
+ *	  HTTPS_BASE_URL is the mock's, without a trailing slash; the servers
+ *	  bench (aliyun), hw_token, hw_aksk and hw_pwd (huawei) must exist
+ *	  with the current user mapped (scripts/bench.sh creates them).
  *
  * Copyright (c) 2026, gwresize developers
  *
@@ -19,14 +36,52 @@
 #include "postgres_fe.h"
 
 #include <time.h>
+#include <unistd.h>
 
-#include <curl/curl.h>
-#include <libpq-fe.h>
+#include "bench.h"
 
-#include "sign.h"
+#define WARM			20		/* warm-up calls before each series */
+#define CAPACITY_CONNS	8		/* connections of the mock-capacity run */
+#define CAPACITY_WARM_S	0.5
+#define CAPACITY_S		3.0
 
-static double
-now_ms(void)
+/* How a series' raw baseline is sent */
+typedef enum RawKind
+{
+	RAW_ALIYUN,					/* RPC-signed ModifyInstanceSpec */
+	RAW_HW_STATIC,				/* X-Auth-Token: the static token */
+	RAW_HW_AKSK,				/* SDK-HMAC-SHA256 */
+	RAW_HW_IAM					/* X-Auth-Token: one IAM token */
+} RawKind;
+
+/* One synchronous series: the SQL call and its raw POST */
+typedef struct Series
+{
+	const char *label;
+	const char *func;
+	const char *spec;
+	const char *server;
+	const char *prefix;			/* instance ids: prefix-<i> */
+	RawKind		raw;
+	BenchDist	call;
+	BenchDist	post;
+} Series;
+
+static Series series[] = {
+	{"gw_modify_spec  Alibaba RPC", "gw_modify_spec", "api.s1.medium", "bench", "ali", RAW_ALIYUN},
+	{"gw_resize  auth_token", "gw_resize", BENCH_HW_SPEC, "hw_token", "hwtok", RAW_HW_STATIC},
+	{"gw_resize  AK/SK", "gw_resize", BENCH_HW_SPEC, "hw_aksk", "hwaksk", RAW_HW_AKSK},
+	{"gw_resize  password (IAM)", "gw_resize", BENCH_HW_SPEC, "hw_pwd", "hwpwd", RAW_HW_IAM},
+};
+
+#define NSERIES lengthof(series)
+
+/*
+ * bench_now_ms
+ *		A monotonic clock in ms, for durations.
+ */
+double
+bench_now_ms(void)
 {
 	struct timespec ts;
 
@@ -34,8 +89,23 @@ now_ms(void)
 	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
+/*
+ * bench_wall_us
+ *		The wall clock in microseconds since the epoch: the clock the
+ *		server's clock_timestamp() reads.
+ */
+int64
+bench_wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* qsort comparator for doubles */
 static int
-cmp(const void *a, const void *b)
+cmp_double(const void *a, const void *b)
 {
 	double		x = *(const double *) a,
 				y = *(const double *) b;
@@ -43,165 +113,361 @@ cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * bench_dist
+ *		Median and p95 of v[0..n-1] (sorted in place).
+ */
+BenchDist
+bench_dist(double *v, int n)
+{
+	BenchDist	d;
+
+	qsort(v, n, sizeof(double), cmp_double);
+	d.med = v[n / 2];
+	d.p95 = v[Min(n - 1, (int) (n * 0.95))];
+	return d;
+}
+
+/*
+ * bench_fail
+ *		Say what failed and end the run with status 1.
+ */
+void
+bench_fail(const char *fmt,...)
+{
+	va_list		ap;
+
+	fflush(stdout);
+	fprintf(stderr, "bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/*
+ * bench_query
+ *		Run sql; the result, or the end of the run if it failed.
+ */
+PGresult *
+bench_query(PGconn *conn, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		PQresultStatus(res) != PGRES_TUPLES_OK)
+		bench_fail("query failed: %s\n  %s\n", PQerrorMessage(conn), sql);
+	return res;
+}
+
+/*
+ * bench_exec
+ *		Run sql and drop its result.
+ */
+void
+bench_exec(PGconn *conn, const char *sql)
+{
+	PQclear(bench_query(conn, sql));
+}
+
+/*
+ * bench_query_int
+ *		Run sql, which must return one non-null integer.
+ */
+long long
+bench_query_int(PGconn *conn, const char *sql)
+{
+	PGresult   *res = bench_query(conn, sql);
+	long long	v;
+
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		bench_fail("expected one value, got %d rows: %s\n", PQntuples(res), sql);
+	v = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+/*
+ * bench_ok_status
+ *		Did a call with this gw_audit status go through: accepted by the
+ *		provider, or already tracked to the end of the resize?
+ */
+bool
+bench_ok_status(const char *status)
+{
+	return strcmp(status, "accepted") == 0 || strcmp(status, "succeeded") == 0;
+}
+
+/*
+ * run_calls
+ *		WARM + n synchronous calls of s, one new instance each; the last n
+ *		timed into out.  Every call must go through.
+ */
 static void
-stats(const char *name, double *v, int n, double *med, double *p95)
+run_calls(PGconn *conn, Series *s, int n, double *out)
 {
-	qsort(v, n, sizeof(double), cmp);
-	*med = v[n / 2];
-	*p95 = v[(int) (n * 0.95)];
-	printf("%-38s median %7.3f ms   p95 %7.3f ms\n", name, *med, *p95);
-}
+	int			i;
 
-static size_t
-sink(char *p, size_t s, size_t n, void *u)
-{
-	return s * n;
-}
-
-/* a signed RPC ModifyInstanceSpec URL for instance i */
-static char *
-signed_url(const char *base, int i)
-{
-	char		inst[64],
-				tok[64],
-				nonce[33],
-				ts[32];
-	time_t		now = time(NULL);
-	GwKV		kv[14];
-	int			n = 0;
-	StringInfoData sts,
-				sig,
-				url;
-
-	snprintf(inst, sizeof(inst), "bench-raw-%d", i);
-	snprintf(tok, sizeof(tok), "bench-raw-token-%d-%ld", i, (long) now);
-	gw_random_hex(nonce, 16);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	kv[n++] = (GwKV) {"Action", "ModifyInstanceSpec"};
-	kv[n++] = (GwKV) {"Version", "2016-07-14"};
-	kv[n++] = (GwKV) {"Format", "JSON"};
-	kv[n++] = (GwKV) {"AccessKeyId", "LTAIbenchkey"};
-	kv[n++] = (GwKV) {"SignatureMethod", "HMAC-SHA1"};
-	kv[n++] = (GwKV) {"SignatureVersion", "1.0"};
-	kv[n++] = (GwKV) {"SignatureNonce", nonce};
-	kv[n++] = (GwKV) {"Timestamp", ts};
-	kv[n++] = (GwKV) {"InstanceId", inst};
-	kv[n++] = (GwKV) {"InstanceSpec", "api.s1.medium"};
-	kv[n++] = (GwKV) {"Token", tok};
-	kv[n++] = (GwKV) {"ModifyAction", "UPGRADE"};
-	kv[n++] = (GwKV) {"AutoPay", "false"};
-	kv[n++] = (GwKV) {"SkipWaitSwitch", "false"};
-	initStringInfo(&sts);
-	initStringInfo(&sig);
-	initStringInfo(&url);
-	gw_acs_rpc_string_to_sign(&sts, "POST", kv, n);
-	gw_acs_rpc_signature(&sig, "benchsecret", sts.data);
-	appendStringInfo(&url, "%s?", base);
-	gw_canonical_query(&url, kv, n);
-	appendStringInfoString(&url, "&Signature=");
-	gw_uri_encode(&url, sig.data);
-	return url.data;
-}
-
-static void
-must(PGresult *r, PGconn *c)
-{
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+	for (i = 0; i < WARM + n; i++)
 	{
-		fprintf(stderr, "query failed: %s", PQerrorMessage(c));
-		exit(1);
+		char		sql[256];
+		double		t;
+		PGresult   *res;
+
+		snprintf(sql, sizeof(sql),
+				 "SELECT status FROM %s('%s-%d', '%s', server => '%s')",
+				 s->func, s->prefix, i, s->spec, s->server);
+		t = bench_now_ms();
+		res = bench_query(conn, sql);
+		t = bench_now_ms() - t;
+		if (PQntuples(res) != 1 || !bench_ok_status(PQgetvalue(res, 0, 0)))
+			bench_fail("%s: status %s\n", sql,
+					   PQntuples(res) ? PQgetvalue(res, 0, 0) : "(none)");
+		PQclear(res);
+		if (i >= WARM)
+			out[i - WARM] = t;
 	}
-	PQclear(r);
+}
+
+/*
+ * run_posts
+ *		WARM + n raw POSTs of s's request on one reused connection, one new
+ *		instance each; the last n timed into out.
+ */
+static void
+run_posts(const char *base, const char *ca_file, Series *s, int n, double *out)
+{
+	CURL	   *curl = raw_handle(ca_file);
+	char	   *iam_token = NULL;
+	int			i;
+
+	if (s->raw == RAW_HW_IAM)
+	{
+		CURL	   *iam = raw_handle(ca_file);
+
+		iam_token = raw_iam_token(iam, base);
+		curl_easy_cleanup(iam);
+	}
+	for (i = 0; i < WARM + n; i++)
+	{
+		char		inst[64];
+		double		t = 0;
+
+		snprintf(inst, sizeof(inst), "%s-raw-%d", s->prefix, i);
+		switch (s->raw)
+		{
+			case RAW_ALIYUN:
+				t = raw_aliyun_post(curl, base, inst);
+				break;
+			case RAW_HW_STATIC:
+				t = raw_huawei_post(curl, base, BENCH_HW_XAUTH, BENCH_HW_TOKEN, inst);
+				break;
+			case RAW_HW_AKSK:
+				t = raw_huawei_post(curl, base, BENCH_HW_AKSK, NULL, inst);
+				break;
+			case RAW_HW_IAM:
+				t = raw_huawei_post(curl, base, BENCH_HW_XAUTH, iam_token, inst);
+				break;
+		}
+		if (i >= WARM)
+			out[i - WARM] = t;
+	}
+	curl_easy_cleanup(curl);
+	if (iam_token)
+		pfree(iam_token);
+}
+
+/*
+ * run_commits
+ *		n times two durable single-row commits, as the worker makes per
+ *		synchronous call; times of each pair into out.
+ */
+static void
+run_commits(PGconn *conn, int n, double *out)
+{
+	int			i;
+
+	bench_exec(conn, "CREATE TABLE IF NOT EXISTS bench_commit (i int, t text)");
+	bench_exec(conn, "SET synchronous_commit = on");
+	for (i = 0; i < n; i++)
+	{
+		double		t = bench_now_ms();
+
+		bench_exec(conn, "INSERT INTO bench_commit VALUES (1, 'sending')");
+		bench_exec(conn, "INSERT INTO bench_commit VALUES (1, 'accepted')");
+		out[i] = bench_now_ms() - t;
+	}
+}
+
+/* a number of kB, or "n/a" when /proc could not be read */
+static char *
+kb_text(long kb)
+{
+	return kb < 0 ? pstrdup("n/a") : psprintf("%ld kB", kb);
+}
+
+/* a count, or "n/a" */
+static char *
+count_text(long n)
+{
+	return n < 0 ? pstrdup("n/a") : psprintf("%ld", n);
+}
+
+/* the change between two counts that may be missing (-1) */
+static char *
+delta_text(long before, long after, const char *unit)
+{
+	return (before < 0 || after < 0) ? pstrdup("n/a") :
+		psprintf("%+ld%s", after - before, unit);
 }
 
 int
 main(int argc, char **argv)
 {
-	int			n = argc > 4 ? atoi(argv[4]) : 300;
-	double	   *call = malloc(sizeof(double) * n),
-			   *post = malloc(sizeof(double) * n),
-			   *commit2 = malloc(sizeof(double) * n);
-	double		cm,
-				cp,
-				pm,
-				pp,
-				km,
-				kp;
-	PGconn	   *conn = PQconnectdb(argv[1]);
-	CURL	   *curl;
-	struct curl_slist *h = NULL;
+	const char *conninfo,
+			   *base,
+			   *ca_file;
+	int			n,
+				drain_n,
+				lat_n;
+	double	   *buf,
+			   *buf2;
+	BenchDist	commits,
+				lat,
+				notify;
+	double		capacity,
+				drain_s,
+				enqueue_s,
+				span_s,
+				drain_rate;
+	long		capacity_done;
+	int			pid;
+	long		rss_before,
+				rss_after;
+	int			fd_before,
+				fd_after;
+	PGconn	   *conn;
 	int			i;
-	char		sql[256];
 
-	if (PQstatus(conn) != CONNECTION_OK)
+	if (argc < 4)
 	{
-		fprintf(stderr, "%s", PQerrorMessage(conn));
-		return 1;
+		fprintf(stderr, "usage: %s CONNINFO HTTPS_BASE_URL CA_FILE [N [DRAIN_N [LAT_N]]]\n",
+				argv[0]);
+		return 2;
 	}
-	must(PQexec(conn, "CREATE TABLE IF NOT EXISTS bench_commit (i int, t text)"), conn);
-	must(PQexec(conn, "SET synchronous_commit = on"), conn);
-
-	/* warm up: connections, TLS sessions, caches */
-	for (i = 0; i < 20; i++)
-	{
-		snprintf(sql, sizeof(sql),
-				 "SELECT status FROM gw_modify_spec('bench-warm-%d', 'api.s1.medium', server => 'bench')", i);
-		must(PQexec(conn, sql), conn);
-	}
-
-	for (i = 0; i < n; i++)
-	{
-		double		t = now_ms();
-
-		snprintf(sql, sizeof(sql),
-				 "SELECT status FROM gw_modify_spec('bench-%d', 'api.s1.medium', server => 'bench')", i);
-		must(PQexec(conn, sql), conn);
-		call[i] = now_ms() - t;
-	}
+	conninfo = argv[1];
+	base = argv[2];
+	ca_file = argv[3];
+	n = argc > 4 ? atoi(argv[4]) : 300;
+	drain_n = argc > 5 ? atoi(argv[5]) : 5000;
+	lat_n = argc > 6 ? atoi(argv[6]) : 200;
+	if (n < 1 || drain_n < 1 || lat_n < 1)
+		bench_fail("N, DRAIN_N and LAT_N must be positive\n");
+	buf = palloc(sizeof(double) * Max(n, lat_n));
+	buf2 = palloc(sizeof(double) * lat_n);
 
 	curl_global_init(CURL_GLOBAL_ALL);
-	curl = curl_easy_init();
-	h = curl_slist_append(h, "Content-Type:");
-	curl_easy_setopt(curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(curl, CURLOPT_CAINFO, argv[3]);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
-	for (i = 0; i < n + 20; i++)
+	conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK)
+		bench_fail("%s", PQerrorMessage(conn));
+
+	/* synchronous calls, then their raw POSTs, then the commits */
+	for (i = 0; i < (int) NSERIES; i++)
 	{
-		char	   *url = signed_url(argv[2], i);
-		double		t = now_ms();
-		long		code = 0;
-
-		curl_easy_setopt(curl, CURLOPT_URL, url);
-		if (curl_easy_perform(curl) != CURLE_OK ||
-			curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK ||
-			code != 200)
-		{
-			fprintf(stderr, "raw POST failed (HTTP %ld)\n", code);
-			return 1;
-		}
-		if (i >= 20)			/* the first 20 warm up */
-			post[i - 20] = now_ms() - t;
+		run_calls(conn, &series[i], n, buf);
+		series[i].call = bench_dist(buf, n);
 	}
-
-	for (i = 0; i < n; i++)
+	for (i = 0; i < (int) NSERIES; i++)
 	{
-		double		t = now_ms();
-
-		must(PQexec(conn, "INSERT INTO bench_commit VALUES (1, 'sending')"), conn);
-		must(PQexec(conn, "INSERT INTO bench_commit VALUES (1, 'accepted')"), conn);
-		commit2[i] = now_ms() - t;
+		run_posts(base, ca_file, &series[i], n, buf);
+		series[i].post = bench_dist(buf, n);
 	}
+	run_commits(conn, n, buf);
+	commits = bench_dist(buf, n);
 
-	printf("gwresize bench: %d calls each, mock over HTTPS on 127.0.0.1\n", n);
-	stats("SELECT gw_modify_spec(...)", call, n, &cm, &cp);
-	stats("raw libcurl POST (same call, signed)", post, n, &pm, &pp);
-	stats("two durable commits", commit2, n, &km, &kp);
-	printf("baseline (POST + 2 commits)             median %7.3f ms   p95 %7.3f ms\n",
-		   pm + km, pp + kp);
-	printf("ratio call / baseline                   median %7.2f      p95 %7.2f\n",
-		   cm / (pm + km), cp / (pp + kp));
+	/* one queued call at a time, and a NOTIFY likewise */
+	queue_commit_to_sent(conn, lat_n, WARM, buf);
+	lat = bench_dist(buf, lat_n);
+	queue_notify_baseline(conn, conninfo, lat_n, WARM, buf2);
+	notify = bench_dist(buf2, lat_n);
+
+	/* what the mock takes alone, then the drain with the worker watched */
+	capacity = raw_capacity(base, ca_file, CAPACITY_CONNS, CAPACITY_WARM_S,
+							CAPACITY_S, &capacity_done);
+	pid = queue_worker_pid(conn);
+	rss_before = queue_rss_kb(pid);
+	fd_before = queue_fd_count(pid);
+	drain_s = queue_drain(conn, drain_n, &enqueue_s, &span_s);
+	if (queue_worker_pid(conn) != pid)
+		bench_fail("the gwresize worker restarted during the drain\n");
+	rss_after = queue_rss_kb(pid);
+	fd_after = queue_fd_count(pid);
+	drain_rate = drain_n / drain_s;
+
+	/* the report */
+	printf("gwresize bench: the mock cloud over HTTPS on 127.0.0.1, %ld CPUs\n\n",
+		   sysconf(_SC_NPROCESSORS_ONLN));
+	printf("Synchronous calls: %d each after %d warm-up, every call on a new instance; ms\n",
+		   n, WARM);
+	printf("%-28s %17s %17s %17s %15s\n", "", "SQL call", "raw POST",
+		   "POST + 2 commits", "call/baseline");
+	printf("%-28s %8s %8s %8s %8s %8s %8s %7s %7s\n", "",
+		   "median", "p95", "median", "p95", "median", "p95", "median", "p95");
+	for (i = 0; i < (int) NSERIES; i++)
+	{
+		Series	   *s = &series[i];
+		double		bm = s->post.med + commits.med,
+					bp = s->post.p95 + commits.p95;
+
+		printf("%-28s %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %7.2f %7.2f\n",
+			   s->label, s->call.med, s->call.p95, s->post.med, s->post.p95,
+			   bm, bp, s->call.med / bm, s->call.p95 / bp);
+	}
+	printf("%-28s %8.3f %8.3f   (two INSERT ... COMMITs, synchronous_commit on)\n",
+		   "two durable commits", commits.med, commits.p95);
+
+	printf("\nQueued calls\n");
+	printf("%-40s %-30s %s\n", "", "measured", "baseline");
+	printf("%-40s %-30s %s\n", psprintf("drain %d gw_modify_spec_async", drain_n),
+		   psprintf("%.0f calls/s (%.2f s)", drain_rate, drain_s),
+		   psprintf("the mock alone, raw POSTs on %d connections:", CAPACITY_CONNS));
+	printf("%-40s %-30s %s\n", "  from COMMIT to none queued/sending", "",
+		   psprintf("%.0f req/s (%ld in %.1f s)", capacity, capacity_done, CAPACITY_S));
+	printf("%-40s %.2f s\n", "  queuing them (one transaction)", enqueue_s);
+	printf("%-40s %.2f s\n", "  first sent_at to last answered_at", span_s);
+	printf("%-40s %-30s %s\n", psprintf("COMMIT -> sent_at, 1 call (n=%d)", lat_n),
+		   psprintf("median %.3f  p95 %.3f ms", lat.med, lat.p95),
+		   "NOTIFY, COMMIT to listening client:");
+	printf("%-40s %-30s %s\n", "", "",
+		   psprintf("median %.3f  p95 %.3f ms", notify.med, notify.p95));
+	printf("%-40s %-30s %s before  (%s)\n", "worker RSS (VmRSS)",
+		   psprintf("%s after", kb_text(rss_after)), kb_text(rss_before),
+		   delta_text(rss_before, rss_after, " kB"));
+	printf("%-40s %-30s %s before  (%s)\n", "worker open file descriptors",
+		   psprintf("%s after", count_text(fd_after)), count_text(fd_before),
+		   delta_text(fd_before, fd_after, ""));
+
+	printf("\nSummary\n");
+	for (i = 0; i < (int) NSERIES; i++)
+	{
+		Series	   *s = &series[i];
+
+		printf("  %-32s %7.3f ms median, %5.2fx raw POST + 2 commits (p95 %.3f ms, %.2fx)\n",
+			   s->label, s->call.med, s->call.med / (s->post.med + commits.med),
+			   s->call.p95, s->call.p95 / (s->post.p95 + commits.p95));
+	}
+	printf("  %-32s %7.0f calls/s, %.0f%% of the %.0f req/s the mock takes alone\n",
+		   "queue drain", drain_rate, 100.0 * drain_rate / capacity, capacity);
+	printf("  %-32s %7.3f ms median, p95 %.3f ms (NOTIFY: %.3f, p95 %.3f ms)\n",
+		   "queue COMMIT -> sent_at", lat.med, lat.p95, notify.med, notify.p95);
+	printf("  %-32s RSS %s (%s -> %s), open fds %s (%s -> %s)\n",
+		   psprintf("worker over %d queued calls", drain_n),
+		   delta_text(rss_before, rss_after, " kB"), kb_text(rss_before),
+		   kb_text(rss_after), delta_text(fd_before, fd_after, ""),
+		   count_text(fd_before), count_text(fd_after));
+	printf("  %-32s %d synchronous and %d queued calls accepted; every raw request answered as expected\n",
+		   "no failures", (int) NSERIES * (WARM + n), WARM + lat_n + drain_n);
+
 	PQfinish(conn);
 	return 0;
 }
