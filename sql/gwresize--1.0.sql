@@ -56,6 +56,11 @@ CREATE INDEX gw_audit_pending
     ON @extschema@.gw_audit (status, id)
     WHERE status IN ('queued', 'sending', 'unknown', 'accepted');
 
+-- accepted resizes by when they are next polled
+CREATE INDEX gw_audit_tracking
+    ON @extschema@.gw_audit ((coalesce(next_attempt_at, answered_at)))
+    WHERE status = 'accepted' AND finished_at IS NULL;
+
 CREATE INDEX gw_audit_instance
     ON @extschema@.gw_audit (instance_id, requested_at);
 

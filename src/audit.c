@@ -359,7 +359,8 @@ gw_audit_claim_tracking(int limit)
 									 " WHERE id IN (SELECT id FROM %1$s WHERE status = 'accepted'"
 									 " AND finished_at IS NULL"
 									 " AND coalesce(next_attempt_at, answered_at) <= clock_timestamp()"
-									 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+									 " ORDER BY coalesce(next_attempt_at, answered_at)"
+									 " LIMIT $1 FOR UPDATE SKIP LOCKED)"
 									 " RETURNING id, provider, server_name, instance_id, target_spec,"
 									 " coalesce(params->>'ModifyAction', 'UPGRADE'), false, false,"
 									 " client_token, requested_by, mode = 'async', attempts,"
@@ -384,12 +385,13 @@ gw_audit_next_poll(void)
 	int			rc;
 
 	rc = SPI_execute_plan(audit_plan(STMT_NEXT_POLL,
-									 "SELECT min(coalesce(next_attempt_at, answered_at)) FROM %s"
-									 " WHERE status = 'accepted' AND finished_at IS NULL",
+									 "SELECT coalesce(next_attempt_at, answered_at) FROM %s"
+									 " WHERE status = 'accepted' AND finished_at IS NULL"
+									 " ORDER BY 1 LIMIT 1",
 									 0, NULL),
 						  NULL, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		return 0;
+		return 0;				/* nothing tracked */
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? 0 : DatumGetTimestampTz(d);
 }

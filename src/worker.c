@@ -65,6 +65,7 @@ typedef struct GwJob
 	char	   *seen_status;	/* tracking: the status seen at the last poll */
 	const char *track_status;	/* tracking: succeeded, resize_failed or NULL */
 	char	   *track_state;	/* tracking: the instance as seen (JSON) */
+	int			poll_ms;		/* when the next poll goes, once written */
 	int			attempts;		/* resize attempts made, all runs */
 	int			run_attempts;	/* ... in this run of the worker */
 	int			aux_attempts;	/* IAM and instance queries made */
@@ -103,6 +104,7 @@ typedef struct GwTokenEntry
 
 static dlist_head jobs = DLIST_STATIC_INIT(jobs);
 static int	njobs = 0;
+static int	ntracking = 0;		/* of which tracking polls */
 static GwTokenEntry *tokens = NULL;
 static GwRate *rates = NULL;
 static bool reconciled = false;
@@ -649,6 +651,8 @@ job_free(GwJob *job)
 		gw_http_release(job->xfer);
 	dlist_delete(&job->node);
 	njobs--;
+	if (job->tracking)
+		ntracking--;
 	MemoryContextDelete(job->cxt);
 }
 
@@ -814,10 +818,9 @@ typedef enum ClaimKind
 } ClaimKind;
 
 static int
-claim_rows(ClaimKind kind)
+claim_rows(ClaimKind kind, int room)
 {
 	bool		reconcile = kind == CLAIM_UNKNOWN;
-	int			room = MAX_JOBS - njobs;
 	int			n,
 				i;
 	dlist_head	claimed = DLIST_STATIC_INIT(claimed);
@@ -936,6 +939,8 @@ claim_rows(ClaimKind kind)
 		dlist_delete(it.cur);
 		dlist_push_tail(&jobs, it.cur);
 		njobs++;
+		if (kind == CLAIM_TRACK)
+			ntracking++;
 	}
 	return n;
 }
@@ -996,14 +1001,14 @@ write_outcomes(void)
 
 		if (job->finished)
 		{
+			job->poll_ms = poll_delay_ms(job->server);
 			if (job->tracking)
 				gw_audit_track(job->audit_id, job->track_status, job->track_state,
-							   poll_delay_ms(job->server), job->out.error_code,
+							   job->poll_ms, job->out.error_code,
 							   job->out.error_message);
 			else
 				gw_audit_finish_call(job->audit_id, job->final_status, job->attempts,
-									 job->http_status, &job->out,
-									 poll_delay_ms(job->server));
+									 job->http_status, &job->out, job->poll_ms);
 		}
 		else if (job->retry_noted)
 			gw_audit_note_retry(job->audit_id, job->attempts, job->next_at,
@@ -1023,7 +1028,13 @@ write_outcomes(void)
 		/* a poll was scheduled: make sure we wake for it */
 		if ((job->tracking && job->track_status == NULL) ||
 			(!job->tracking && strcmp(job->final_status, "accepted") == 0))
-			next_track = 0;
+		{
+			TimestampTz due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														  job->poll_ms);
+
+			if (due < next_track)
+				next_track = due;
+		}
 		job_free(job);
 	}
 }
@@ -1079,19 +1090,28 @@ gw_worker_main(Datum main_arg)
 		}
 
 		claim_calls();
-		/* a commit that queued rows sets our latch */
+		/*
+		 * A commit that queued rows sets our latch; a claim that filled the
+		 * room it had may have left more behind.
+		 */
 		if ((woken || queue_pending) && njobs < MAX_JOBS)
-			queue_pending = claim_rows(CLAIM_QUEUED) >= MAX_JOBS / 2;
+		{
+			int			room = MAX_JOBS - njobs;
+
+			queue_pending = claim_rows(CLAIM_QUEUED, room) == room;
+		}
 		if (reconciled && njobs < MAX_JOBS &&
 			TimestampDifferenceExceeds(last_reconcile, GetCurrentTimestamp(),
 									   RECONCILE_MS))
 		{
-			claim_rows(CLAIM_UNKNOWN);
+			claim_rows(CLAIM_UNKNOWN, MAX_JOBS - njobs);
 			last_reconcile = GetCurrentTimestamp();
 		}
 		/* accepted resizes whose next poll is due */
-		if (reconciled && njobs < MAX_JOBS && next_track <= GetCurrentTimestamp())
-			claim_rows(CLAIM_TRACK);
+		/* polls take at most a quarter of the room: calls come first */
+		if (reconciled && ntracking < MAX_JOBS / 4 && njobs < MAX_JOBS &&
+			next_track <= GetCurrentTimestamp())
+			claim_rows(CLAIM_TRACK, Min(MAX_JOBS - njobs, MAX_JOBS / 4 - ntracking));
 		timeout = start_due();
 		write_outcomes();
 		if (next_track != DT_NOEND)

@@ -63,6 +63,8 @@ typedef struct Series
 	const char *server;
 	const char *prefix;			/* instance ids: prefix-<i> */
 	RawKind		raw;
+	double	   *call_ms;		/* the timed calls */
+	double	   *post_ms;		/* the timed raw POSTs */
 	BenchDist	call;
 	BenchDist	post;
 } Series;
@@ -200,81 +202,93 @@ bench_ok_status(const char *status)
 
 /*
  * run_calls
- *		WARM + n synchronous calls of s, one new instance each; the last n
- *		timed into out.  Every call must go through.
+ *		WARM + n synchronous calls of every series, one new instance each,
+ *		taking the series in turn (call i of each, then call i + 1), so that
+ *		all see the same worker and mock state; the last n of each are
+ *		timed into its call_ms.  Every call must go through.
  */
 static void
-run_calls(PGconn *conn, Series *s, int n, double *out)
+run_calls(PGconn *conn, int n)
 {
-	int			i;
+	int			i,
+				k;
 
 	for (i = 0; i < WARM + n; i++)
-	{
-		char		sql[256];
-		double		t;
-		PGresult   *res;
+		for (k = 0; k < (int) NSERIES; k++)
+		{
+			Series	   *s = &series[k];
+			char		sql[256];
+			double		t;
+			PGresult   *res;
 
-		snprintf(sql, sizeof(sql),
-				 "SELECT status FROM %s('%s-%d', '%s', server => '%s')",
-				 s->func, s->prefix, i, s->spec, s->server);
-		t = bench_now_ms();
-		res = bench_query(conn, sql);
-		t = bench_now_ms() - t;
-		if (PQntuples(res) != 1 || !bench_ok_status(PQgetvalue(res, 0, 0)))
-			bench_fail("%s: status %s\n", sql,
-					   PQntuples(res) ? PQgetvalue(res, 0, 0) : "(none)");
-		PQclear(res);
-		if (i >= WARM)
-			out[i - WARM] = t;
-	}
+			snprintf(sql, sizeof(sql),
+					 "SELECT status FROM %s('%s-%d', '%s', server => '%s')",
+					 s->func, s->prefix, i, s->spec, s->server);
+			t = bench_now_ms();
+			res = bench_query(conn, sql);
+			t = bench_now_ms() - t;
+			if (PQntuples(res) != 1 || !bench_ok_status(PQgetvalue(res, 0, 0)))
+				bench_fail("%s: status %s\n", sql,
+						   PQntuples(res) ? PQgetvalue(res, 0, 0) : "(none)");
+			PQclear(res);
+			if (i >= WARM)
+				s->call_ms[i - WARM] = t;
+		}
 }
 
 /*
  * run_posts
- *		WARM + n raw POSTs of s's request on one reused connection, one new
- *		instance each; the last n timed into out.
+ *		WARM + n raw POSTs of every series' request, one new instance each,
+ *		the series in turn as in run_calls; each series has its own
+ *		connection, reused throughout.  The last n of each are timed into
+ *		its post_ms.
  */
 static void
-run_posts(const char *base, const char *ca_file, Series *s, int n, double *out)
+run_posts(const char *base, const char *ca_file, int n)
 {
-	CURL	   *curl = raw_handle(ca_file);
-	char	   *iam_token = NULL;
-	int			i;
+	CURL	   *curl[NSERIES];
+	char	   *iam_token;
+	CURL	   *iam = raw_handle(ca_file);
+	int			i,
+				k;
 
-	if (s->raw == RAW_HW_IAM)
-	{
-		CURL	   *iam = raw_handle(ca_file);
+	/* the password series' raw POSTs carry one IAM token, as the worker's */
+	iam_token = raw_iam_token(iam, base);
+	curl_easy_cleanup(iam);
+	for (k = 0; k < (int) NSERIES; k++)
+		curl[k] = raw_handle(ca_file);
 
-		iam_token = raw_iam_token(iam, base);
-		curl_easy_cleanup(iam);
-	}
 	for (i = 0; i < WARM + n; i++)
-	{
-		char		inst[64];
-		double		t = 0;
-
-		snprintf(inst, sizeof(inst), "%s-raw-%d", s->prefix, i);
-		switch (s->raw)
+		for (k = 0; k < (int) NSERIES; k++)
 		{
-			case RAW_ALIYUN:
-				t = raw_aliyun_post(curl, base, inst);
-				break;
-			case RAW_HW_STATIC:
-				t = raw_huawei_post(curl, base, BENCH_HW_XAUTH, BENCH_HW_TOKEN, inst);
-				break;
-			case RAW_HW_AKSK:
-				t = raw_huawei_post(curl, base, BENCH_HW_AKSK, NULL, inst);
-				break;
-			case RAW_HW_IAM:
-				t = raw_huawei_post(curl, base, BENCH_HW_XAUTH, iam_token, inst);
-				break;
+			Series	   *s = &series[k];
+			char		inst[64];
+			double		t = 0;
+
+			snprintf(inst, sizeof(inst), "%s-raw-%d", s->prefix, i);
+			switch (s->raw)
+			{
+				case RAW_ALIYUN:
+					t = raw_aliyun_post(curl[k], base, inst);
+					break;
+				case RAW_HW_STATIC:
+					t = raw_huawei_post(curl[k], base, BENCH_HW_XAUTH,
+										BENCH_HW_TOKEN, inst);
+					break;
+				case RAW_HW_AKSK:
+					t = raw_huawei_post(curl[k], base, BENCH_HW_AKSK, NULL, inst);
+					break;
+				case RAW_HW_IAM:
+					t = raw_huawei_post(curl[k], base, BENCH_HW_XAUTH,
+										iam_token, inst);
+					break;
+			}
+			if (i >= WARM)
+				s->post_ms[i - WARM] = t;
 		}
-		if (i >= WARM)
-			out[i - WARM] = t;
-	}
-	curl_easy_cleanup(curl);
-	if (iam_token)
-		pfree(iam_token);
+	for (k = 0; k < (int) NSERIES; k++)
+		curl_easy_cleanup(curl[k]);
+	pfree(iam_token);
 }
 
 /*
@@ -339,6 +353,7 @@ main(int argc, char **argv)
 				drain_s,
 				enqueue_s,
 				span_s,
+				pause_s,
 				drain_rate;
 	long		capacity_done;
 	int			pid;
@@ -374,13 +389,15 @@ main(int argc, char **argv)
 	/* synchronous calls, then their raw POSTs, then the commits */
 	for (i = 0; i < (int) NSERIES; i++)
 	{
-		run_calls(conn, &series[i], n, buf);
-		series[i].call = bench_dist(buf, n);
+		series[i].call_ms = palloc(sizeof(double) * n);
+		series[i].post_ms = palloc(sizeof(double) * n);
 	}
+	run_calls(conn, n);
+	run_posts(base, ca_file, n);
 	for (i = 0; i < (int) NSERIES; i++)
 	{
-		run_posts(base, ca_file, &series[i], n, buf);
-		series[i].post = bench_dist(buf, n);
+		series[i].call = bench_dist(series[i].call_ms, n);
+		series[i].post = bench_dist(series[i].post_ms, n);
 	}
 	run_commits(conn, n, buf);
 	commits = bench_dist(buf, n);
@@ -397,7 +414,7 @@ main(int argc, char **argv)
 	pid = queue_worker_pid(conn);
 	rss_before = queue_rss_kb(pid);
 	fd_before = queue_fd_count(pid);
-	drain_s = queue_drain(conn, drain_n, &enqueue_s, &span_s);
+	drain_s = queue_drain(conn, drain_n, &enqueue_s, &span_s, &pause_s);
 	if (queue_worker_pid(conn) != pid)
 		bench_fail("the gwresize worker restarted during the drain\n");
 	rss_after = queue_rss_kb(pid);
@@ -427,23 +444,24 @@ main(int argc, char **argv)
 		   "two durable commits", commits.med, commits.p95);
 
 	printf("\nQueued calls\n");
-	printf("%-40s %-30s %s\n", "", "measured", "baseline");
-	printf("%-40s %-30s %s\n", psprintf("drain %d gw_modify_spec_async", drain_n),
+	printf("%-42s %-28s %s\n", "", "measured", "baseline");
+	printf("%-42s %-28s %s\n", psprintf("drain %d queued by one transaction", drain_n),
 		   psprintf("%.0f calls/s (%.2f s)", drain_rate, drain_s),
-		   psprintf("the mock alone, raw POSTs on %d connections:", CAPACITY_CONNS));
-	printf("%-40s %-30s %s\n", "  from COMMIT to none queued/sending", "",
-		   psprintf("%.0f req/s (%ld in %.1f s)", capacity, capacity_done, CAPACITY_S));
-	printf("%-40s %.2f s\n", "  queuing them (one transaction)", enqueue_s);
-	printf("%-40s %.2f s\n", "  first sent_at to last answered_at", span_s);
-	printf("%-40s %-30s %s\n", psprintf("COMMIT -> sent_at, 1 call (n=%d)", lat_n),
+		   psprintf("%.0f req/s: the mock alone, raw POSTs", capacity));
+	printf("%-42s %-28s %s\n", "  (from its COMMIT to none queued/sending)", "",
+		   psprintf("  on %d connections (%ld in %.1f s)", CAPACITY_CONNS,
+					capacity_done, CAPACITY_S));
+	printf("%-42s %.2f s\n", "  queuing them", enqueue_s);
+	printf("%-42s %.2f s\n", "  first sent_at to last answered_at", span_s);
+	printf("%-42s %.3f s\n", "  longest pause between two sent_at", pause_s);
+	printf("%-42s %-28s %s\n", psprintf("COMMIT -> sent_at, 1 queued call (n=%d)", lat_n),
 		   psprintf("median %.3f  p95 %.3f ms", lat.med, lat.p95),
-		   "NOTIFY, COMMIT to listening client:");
-	printf("%-40s %-30s %s\n", "", "",
-		   psprintf("median %.3f  p95 %.3f ms", notify.med, notify.p95));
-	printf("%-40s %-30s %s before  (%s)\n", "worker RSS (VmRSS)",
+		   psprintf("median %.3f  p95 %.3f ms: NOTIFY,", notify.med, notify.p95));
+	printf("%-42s %-28s %s\n", "", "", "  COMMIT to a listening client");
+	printf("%-42s %-28s %s before (%s)\n", "worker RSS (VmRSS), around the drain",
 		   psprintf("%s after", kb_text(rss_after)), kb_text(rss_before),
 		   delta_text(rss_before, rss_after, " kB"));
-	printf("%-40s %-30s %s before  (%s)\n", "worker open file descriptors",
+	printf("%-42s %-28s %s before (%s)\n", "worker open file descriptors, same",
 		   psprintf("%s after", count_text(fd_after)), count_text(fd_before),
 		   delta_text(fd_before, fd_after, ""));
 

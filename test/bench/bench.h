@@ -69,6 +69,6 @@ extern void queue_commit_to_sent(PGconn *conn, int n, int warm, double *lat_ms);
 extern void queue_notify_baseline(PGconn *conn, const char *conninfo, int n,
 								  int warm, double *lat_ms);
 extern double queue_drain(PGconn *conn, int n, double *enqueue_s,
-						  double *span_s);
+						  double *span_s, double *pause_s);
 
 #endif							/* GW_BENCH_H */

@@ -272,11 +272,13 @@ queue_notify_baseline(PGconn *conn, const char *conninfo, int n, int warm,
  *		poll until none is queued or sending.  Returns the seconds from the
  *		COMMIT's return to the poll that found the queue empty; *enqueue_s
  *		is how long the queuing transaction took, *span_s the first sent_at
- *		to the last answered_at in gw_audit.  A call that does not go
- *		through (bench_ok_status) ends the run.
+ *		to the last answered_at in gw_audit, *pause_s the longest time
+ *		between two consecutive sent_at (a stalled queue shows there).  A
+ *		call that does not go through (bench_ok_status) ends the run.
  */
 double
-queue_drain(PGconn *conn, int n, double *enqueue_s, double *span_s)
+queue_drain(PGconn *conn, int n, double *enqueue_s, double *span_s,
+			double *pause_s)
 {
 	char		sql[512];
 	PGresult   *res;
@@ -315,12 +317,15 @@ queue_drain(PGconn *conn, int n, double *enqueue_s, double *span_s)
 					  " count(*) FILTER (WHERE status NOT IN ('accepted', 'succeeded')),"
 					  " coalesce(extract(epoch FROM max(answered_at) - min(sent_at)), 0),"
 					  " coalesce(string_agg(DISTINCT status || ' ' || coalesce(error_code, ''), ', ')"
-					  "   FILTER (WHERE status NOT IN ('accepted', 'succeeded')), '')"
-					  " FROM gw_audit WHERE instance_id LIKE 'bulk-%'");
+					  "   FILTER (WHERE status NOT IN ('accepted', 'succeeded')), ''),"
+					  " coalesce(extract(epoch FROM max(gap)), 0)"
+					  " FROM (SELECT *, sent_at - lag(sent_at) OVER (ORDER BY sent_at) AS gap"
+					  "       FROM gw_audit WHERE instance_id LIKE 'bulk-%') b");
 	if (atoi(PQgetvalue(res, 0, 0)) != n || atoi(PQgetvalue(res, 0, 1)) != 0)
 		bench_fail("drain: %s rows, %s did not go through (%s)\n", PQgetvalue(res, 0, 0),
 				   PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 3));
 	*span_s = atof(PQgetvalue(res, 0, 2));
+	*pause_s = atof(PQgetvalue(res, 0, 4));
 	PQclear(res);
 	return (t_done - t_commit) / 1000.0;
 }

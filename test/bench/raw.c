@@ -403,12 +403,12 @@ double
 raw_capacity(const char *base, const char *ca_file, int nconn,
 			 double warm_s, double window_s, long *done)
 {
+	static long seq = 0;		/* instances cap-<seq>, new in every run */
 	CURLM	   *multi = curl_multi_init();
 	CURL	  **h = palloc(sizeof(CURL *) * nconn);
 	double		t0 = bench_now_ms();
 	double		t_warm = t0 + warm_s * 1000.0;
 	double		t_end = t_warm + window_s * 1000.0;
-	long		seq = 0;
 	long		counted = 0;
 	int			inflight = 0;
 	int			i;
