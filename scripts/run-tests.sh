@@ -105,7 +105,7 @@ as_pg env PATH="$PATH" TESTDIR="$tapdir" GW_ROOT="$GW_ROOT" \
 	prove -v test/t/*.pl >"$GW_WORK/tap.out" 2>&1
 grep -E '^(t/|test/t/|[[:space:]]*(not )?ok [0-9]|Result|Files=)' "$GW_WORK/tap.out"
 count_tap tap "$GW_WORK/tap.out"
-dubious=$(grep -cE 'Dubious|Bad plan|No plan found|Parse errors' "$GW_WORK/tap.out")
+dubious=$(grep -cE 'Dubious|Bad plan|No plan found|Parse errors|No subtests run' "$GW_WORK/tap.out")
 fail=$((fail + dubious))
 if [ "$dubious" -gt 0 ] || grep -qE '^[[:space:]]*not ok' "$GW_WORK/tap.out"; then
 	failed_names+=("tap")

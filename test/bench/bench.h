@@ -53,6 +53,7 @@ extern bool bench_ok_status(const char *status);
 
 /* raw.c */
 extern CURL *raw_handle(const char *ca_file);
+extern void raw_close(CURL *curl);
 extern char *raw_aliyun_url(const char *base, const char *instance_id);
 extern double raw_aliyun_post(CURL *curl, const char *base, const char *instance_id);
 extern char *raw_iam_token(CURL *curl, const char *base);

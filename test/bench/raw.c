@@ -109,6 +109,21 @@ raw_handle(const char *ca_file)
 }
 
 /*
+ * raw_close
+ *		Close a handle from raw_handle, and its connection.
+ */
+void
+raw_close(CURL *curl)
+{
+	RawBody    *b = NULL;
+
+	curl_easy_getinfo(curl, CURLINFO_PRIVATE, (char **) &b);
+	curl_easy_cleanup(curl);
+	if (b)
+		pfree(b);
+}
+
+/*
  * check_answer
  *		End the run unless the finished transfer on curl answered expect.
  */
@@ -451,9 +466,9 @@ raw_capacity(const char *base, const char *ca_file, int nconn,
 		if (inflight > 0)
 			curl_multi_poll(multi, NULL, 0, 100, NULL);
 	}
-	for (i = 0; i < nconn; i++)
-		curl_easy_cleanup(h[i]);
 	curl_multi_cleanup(multi);
+	for (i = 0; i < nconn; i++)
+		raw_close(h[i]);
 	pfree(h);
 	*done = counted;
 	return counted / window_s;
