@@ -66,6 +66,25 @@ SELECT instance_id, status, attempts, http_status, error_code, error_message FRO
 \! "$GW_MOCKCTL" count provider=iam
 \! "$GW_MOCKCTL" count instance_id=hw-b6
 
+-- a ready token and a password over plain HTTP too
+CREATE SERVER hw_http_tok FOREIGN DATA WRAPPER gwresize
+  OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'proj0001',
+           endpoint :'mock_http_url', poll_interval_ms '3600000');
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_http_tok OPTIONS (auth_token 'hw-static-token-0001');
+CREATE SERVER hw_http_iam FOREIGN DATA WRAPPER gwresize
+  OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'proj0001',
+           endpoint :'mock_http_url', iam_endpoint :'mock_http_url', poll_interval_ms '3600000');
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_http_iam
+  OPTIONS (user_name 'testuser', password 'testPassword!1', domain_name 'testdomain');
+SELECT :cols FROM gw_resize('hw-d1', 'PROFESSIONAL', server => 'hw_http_tok');
+SELECT :cols FROM gw_resize('hw-d2', 'PROFESSIONAL', server => 'hw_http_iam');
+-- the record does not depend on the caller's transaction
+BEGIN;
+SELECT status FROM gw_resize('hw-d3', 'PROFESSIONAL', server => 'hw');
+ROLLBACK;
+SELECT (gw_resize('hw-d4', 'PROFESSIONAL', server => 'hw')).attempts / 0;
+SELECT instance_id, status FROM gw_audit WHERE instance_id IN ('hw-d3', 'hw-d4') ORDER BY id;
+
 -- Huawei's errors
 SELECT try_detail($$SELECT gw_resize('nf-c1', 'PROFESSIONAL', server => 'hw')$$);
 SELECT try_detail($$SELECT gw_resize('denied-c2', 'PROFESSIONAL', server => 'hw')$$);
