@@ -249,6 +249,7 @@ typedef struct GwTransfer GwTransfer;
 typedef void (*GwTransferDone) (GwTransfer *t, void *arg);
 
 extern void gw_http_init(void);
+extern void gw_http_apply_settings(void);
 extern GwTransfer *gw_http_start(GwServer *server, GwHttpRequest *req,
 								 GwTransferDone done, void *arg);
 extern GwHttpResponse *gw_http_response(GwTransfer *t);

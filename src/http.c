@@ -124,15 +124,26 @@ gw_http_init(void)
 	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) gw_max_connections);
-	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) gw_max_connections);
-	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) gw_max_connections);
+	gw_http_apply_settings();
 	on_proc_exit(gw_http_cleanup, (Datum) 0);
 
 	wait_set = CreateWaitEventSet(TopMemoryContext, 3);
 	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wait_set, WL_SOCKET_READABLE, epfd, NULL, NULL);
+}
+
+/*
+ * gw_http_apply_settings
+ *		(Re)apply gwresize.max_connections: the connections kept open, in
+ *		all and per host.  Called at start and after a reload.
+ */
+void
+gw_http_apply_settings(void)
+{
+	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) gw_max_connections);
+	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) gw_max_connections);
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) gw_max_connections);
 }
 
 static size_t

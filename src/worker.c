@@ -578,7 +578,17 @@ transfer_done(GwTransfer *t, void *arg)
 				job_finish(job, "failed");
 			break;
 		case GW_VERDICT_FAIL:
-			job_finish(job, "failed");
+
+			/*
+			 * Alibaba answers a re-sent Token with RepeatedCommit: the first
+			 * send got through.  Accepted; tracking tells how it ends.
+			 */
+			if (job->call.provider == GW_ALIYUN && job->out.error_code &&
+				strcmp(job->out.error_code, "RepeatedCommit") == 0 &&
+				(job->run_attempts > 1 || job->reconciling))
+				job_finish(job, "accepted");
+			else
+				job_finish(job, "failed");
 			break;
 	}
 	MemoryContextSwitchTo(old);
@@ -1071,6 +1081,7 @@ gw_worker_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			gw_http_apply_settings();
 		}
 
 		/* rows a crash or restart left in 'sending' become 'unknown' */

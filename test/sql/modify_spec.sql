@@ -108,3 +108,10 @@ SELECT (gw_modify_spec('apigateway-cn-r2', 'api.s1.large', server => 'ali')).att
 SELECT instance_id, status, attempts FROM gw_audit WHERE instance_id LIKE 'apigateway-cn-r%' ORDER BY id;
 \! "$GW_MOCKCTL" resizes apigateway-cn-r1
 \! "$GW_MOCKCTL" resizes apigateway-cn-r2
+-- a retry answered RepeatedCommit: the first send got through (accepted,
+-- tracking tells the end); on a first attempt it is a real error
+\! "$GW_MOCKCTL" fault '{"provider": "aliyun", "kind": "status", "status": 500, "code": "InternalError", "message": "oops"}'
+\! "$GW_MOCKCTL" fault '{"provider": "aliyun", "kind": "status", "status": 400, "code": "RepeatedCommit", "message": "Resubmit request."}'
+SELECT :cols FROM gw_modify_spec('apigateway-cn-r3', 'api.s1.large', server => 'ali');
+\! "$GW_MOCKCTL" fault '{"provider": "aliyun", "kind": "status", "status": 400, "code": "RepeatedCommit", "message": "Resubmit request."}'
+SELECT try_detail($$SELECT gw_modify_spec('apigateway-cn-r4', 'api.s1.large', server => 'ali')$$);
