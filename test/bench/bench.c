@@ -20,7 +20,7 @@
  *	      transaction, in calls per second, beside what the mock takes
  *	      alone from raw POSTs on several connections at once;
  *	    - commit -> sent_at of a single queued call, beside a NOTIFY;
- *	    - the worker's RSS and open file descriptors before and after the
+ *	    - the worker's private memory (RssAnon) and open file descriptors before and after the
  *	      drain.
  *
  * It asserts nothing, but exits 1 as soon as any call or request fails.
@@ -480,7 +480,7 @@ main(int argc, char **argv)
 		   psprintf("median %.3f  p95 %.3f ms", lat.med, lat.p95),
 		   psprintf("median %.3f  p95 %.3f ms: NOTIFY,", notify.med, notify.p95));
 	printf("%-42s %-28s %s\n", "", "", "  COMMIT to a listening client");
-	printf("%-42s %-28s %s before (%s)\n", "worker RSS (VmRSS), around the drain",
+	printf("%-42s %-28s %s before (%s)\n", "worker private memory (RssAnon), drain",
 		   psprintf("%s after", kb_text(rss_after)), kb_text(rss_before),
 		   delta_text(rss_before, rss_after, " kB"));
 	printf("%-42s %-28s %s before (%s)\n", "worker open file descriptors, same",
@@ -502,7 +502,7 @@ main(int argc, char **argv)
 		   pause_s);
 	printf("  %-32s %7.3f ms median, p95 %.3f ms (NOTIFY: %.3f, p95 %.3f ms)\n",
 		   "queue COMMIT -> sent_at", lat.med, lat.p95, notify.med, notify.p95);
-	printf("  %-32s RSS %s (%s -> %s), open fds %s (%s -> %s)\n",
+	printf("  %-32s RssAnon %s (%s -> %s), open fds %s (%s -> %s)\n",
 		   psprintf("worker over %d queued calls", drain_n),
 		   delta_text(rss_before, rss_after, " kB"), kb_text(rss_before),
 		   kb_text(rss_after), delta_text(fd_before, fd_after, ""),

@@ -61,7 +61,9 @@ queue_worker_pid(PGconn *conn)
 
 /*
  * queue_rss_kb
- *		VmRSS of process pid in kB, or -1 when /proc does not say.
+ *		RssAnon of process pid in kB (its private memory: VmRSS also counts
+ *		the shared buffers it touched, which grow with the table), or -1
+ *		when /proc does not say.
  */
 long
 queue_rss_kb(int pid)
@@ -75,9 +77,9 @@ queue_rss_kb(int pid)
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0)
+		if (strncmp(line, "RssAnon:", 8) == 0)
 		{
-			kb = atol(line + 6);
+			kb = atol(line + 8);
 			break;
 		}
 	fclose(f);
