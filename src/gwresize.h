@@ -255,8 +255,6 @@ extern GwTransfer *gw_http_start(GwServer *server, GwHttpRequest *req,
 extern GwHttpResponse *gw_http_response(GwTransfer *t);
 extern void gw_http_release(GwTransfer *t);
 extern void gw_http_wait_and_dispatch(long timeout_ms);
-extern void gw_http_kick(void);
-extern int	gw_http_in_flight(void);
 
 /* in audit.c */
 extern const char *gw_audit_table(void);

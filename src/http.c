@@ -49,7 +49,6 @@ static CURLSH *share = NULL;
 static int	epfd = -1;
 static WaitEventSet *wait_set = NULL;
 static TimestampTz curl_deadline = 0;	/* 0: no curl timer pending */
-static int	in_flight = 0;
 
 static int
 socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
@@ -325,7 +324,6 @@ gw_http_start(GwServer *server, GwHttpRequest *req, GwTransferDone done,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("could not start an HTTP transfer"),
 				 errdetail_internal("%s", curl_multi_strerror(mrc))));
-	in_flight++;
 	return t;
 }
 
@@ -345,9 +343,7 @@ gw_http_release(GwTransfer *t)
 {
 	if (t->easy)
 	{
-		if (curl_multi_remove_handle(multi, t->easy) == CURLM_OK &&
-			t->done != NULL)
-			in_flight--;
+		(void) curl_multi_remove_handle(multi, t->easy);
 		curl_easy_cleanup(t->easy);
 		t->easy = NULL;
 	}
@@ -390,7 +386,6 @@ dispatch_finished(void)
 			MemoryContextSwitchTo(old);
 		}
 		curl_multi_remove_handle(multi, t->easy);
-		in_flight--;
 		done = t->done;
 		t->done = NULL;
 		done(t, t->arg);
@@ -456,23 +451,4 @@ gw_http_wait_and_dispatch(long timeout_ms)
 		curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
 	dispatch_finished();
-}
-
-/*
- * gw_http_kick
- *		Let libcurl start newly added transfers without waiting.
- */
-void
-gw_http_kick(void)
-{
-	int			running;
-
-	curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	dispatch_finished();
-}
-
-int
-gw_http_in_flight(void)
-{
-	return in_flight;
 }

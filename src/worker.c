@@ -804,14 +804,6 @@ claim_calls(void)
 	}
 }
 
-static char *
-col_text(HeapTuple tup, TupleDesc desc, int col)
-{
-	char	   *v = SPI_getvalue(tup, desc, col);
-
-	return v;
-}
-
 /*
  * claim_rows
  *		Queued rows (reconcile false), or rows a restart left unknown
@@ -868,21 +860,21 @@ claim_rows(ClaimKind kind, int room)
 		ErrorData  *edata;
 		char	   *v;
 		MemoryContext old = MemoryContextSwitchTo(job->cxt);
-		char	   *server_name = col_text(tup, desc, 3);
-		char	   *requested_by = col_text(tup, desc, 10);
+		char	   *server_name = SPI_getvalue(tup, desc, 3);
+		char	   *requested_by = SPI_getvalue(tup, desc, 10);
 
-		job->audit_id = atoll(col_text(tup, desc, 1));
-		job->call.provider = strcmp(col_text(tup, desc, 2), "aliyun") == 0 ?
+		job->audit_id = atoll(SPI_getvalue(tup, desc, 1));
+		job->call.provider = strcmp(SPI_getvalue(tup, desc, 2), "aliyun") == 0 ?
 			GW_ALIYUN : GW_HUAWEI;
-		strlcpy(job->call.instance_id, col_text(tup, desc, 4), GW_ID_MAXLEN + 1);
-		strlcpy(job->call.spec, col_text(tup, desc, 5), GW_SPEC_MAXLEN + 1);
-		strlcpy(job->call.action, col_text(tup, desc, 6), sizeof(job->call.action));
-		job->call.auto_pay = strcmp(col_text(tup, desc, 7), "t") == 0;
-		job->call.skip_wait_switch = strcmp(col_text(tup, desc, 8), "t") == 0;
-		if ((v = col_text(tup, desc, 9)) != NULL)
+		strlcpy(job->call.instance_id, SPI_getvalue(tup, desc, 4), GW_ID_MAXLEN + 1);
+		strlcpy(job->call.spec, SPI_getvalue(tup, desc, 5), GW_SPEC_MAXLEN + 1);
+		strlcpy(job->call.action, SPI_getvalue(tup, desc, 6), sizeof(job->call.action));
+		job->call.auto_pay = strcmp(SPI_getvalue(tup, desc, 7), "t") == 0;
+		job->call.skip_wait_switch = strcmp(SPI_getvalue(tup, desc, 8), "t") == 0;
+		if ((v = SPI_getvalue(tup, desc, 9)) != NULL)
 			strlcpy(job->call.token, v, GW_TOKEN_MAXLEN + 1);
-		job->call.async = strcmp(col_text(tup, desc, 11), "t") == 0;
-		job->attempts = atoi(col_text(tup, desc, 12));
+		job->call.async = strcmp(SPI_getvalue(tup, desc, 11), "t") == 0;
+		job->attempts = atoi(SPI_getvalue(tup, desc, 12));
 		MemoryContextSwitchTo(old);
 
 		edata = job_setup(job, false, server_name, requested_by);
@@ -908,8 +900,8 @@ claim_rows(ClaimKind kind, int room)
 		{
 			job->tracking = true;
 			job->op = GW_OP_DESCRIBE;
-			job->answered_age_ms = atoll(col_text(tup, desc, 13));
-			if ((v = col_text(tup, desc, 14)) != NULL)
+			job->answered_age_ms = atoll(SPI_getvalue(tup, desc, 13));
+			if ((v = SPI_getvalue(tup, desc, 14)) != NULL)
 				job->seen_status = MemoryContextStrdup(job->cxt, v);
 		}
 		else if (reconcile)
@@ -931,7 +923,7 @@ claim_rows(ClaimKind kind, int room)
 			 * Not before the interrupted attempt could still be under way at
 			 * the provider: its per-attempt limit, and a second, after it left.
 			 */
-			if ((v = col_text(tup, desc, 13)) != NULL)
+			if ((v = SPI_getvalue(tup, desc, 13)) != NULL)
 			{
 				int64		wait_ms = job->server->timeout_ms + 1000 - atoll(v);
 
