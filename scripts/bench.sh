@@ -7,13 +7,7 @@
 #   BENCH_LAT_N    single queued calls timed from COMMIT to sent_at (default 200)
 set -eu
 . "$(dirname "$0")/lib.sh"
-cd "$GW_ROOT"
-make -s install >/dev/null
-gw_workdir
-trap gw_stop_all EXIT
-gw_start_mock
-gw_start_cluster gwbench
-createdb gwbench
+gw_up gwbench
 gcc -O2 -Wall -Werror -pthread -DFRONTEND -Isrc -I"$(pg_config --includedir-server)" \
 	-I"$(pg_config --includedir)" test/bench/bench.c test/bench/raw.c test/bench/queue.c \
 	src/sign.c -o "$GW_WORK/bench" \

@@ -3,13 +3,7 @@
 # cloud; one resize per provider; the audit history.  Stops everything.
 set -eu
 . "$(dirname "$0")/lib.sh"
-cd "$GW_ROOT"
-make -s install >/dev/null
-gw_workdir
-trap gw_stop_all EXIT
-gw_start_mock
-gw_start_cluster gwdemo
-createdb gwdemo
+gw_up gwdemo
 export PGDATABASE=gwdemo
 echo "cluster: $GW_WORK/data (port $PGPORT); mock cloud: https://127.0.0.1:$GW_MOCK_HTTPS"
 # the mock's resizes take 3 s here (5-30 minutes in real life)

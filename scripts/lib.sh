@@ -67,3 +67,15 @@ gw_stop_all() {
 	wait 2>/dev/null
 	true
 }
+
+# gw_up DBNAME: install the build, start the mock and a cluster whose worker
+# serves DBNAME, create DBNAME; everything stops when the script exits
+gw_up() {
+	cd "$GW_ROOT"
+	make -s install >/dev/null
+	gw_workdir
+	trap gw_stop_all EXIT
+	gw_start_mock
+	gw_start_cluster "$1"
+	createdb "$1"
+}

@@ -96,6 +96,13 @@ arg_bool(FunctionCallInfo fcinfo, int n, const char *name)
 	return PG_GETARG_BOOL(n);
 }
 
+/* the server argument n: NULL picks the one server the caller may use */
+static char *
+arg_server(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : NameStr(*PG_GETARG_NAME(n));
+}
+
 /* instance and project ids: 1 to 64 letters, digits, '-' or '_' */
 static void
 check_id(const char *name, const char *v, char *dst)
@@ -677,14 +684,13 @@ Datum
 gw_modify_spec(PG_FUNCTION_ARGS)
 {
 	GwCall		call;
-	char	   *server = NULL;
+	char	   *server;
 	bool		dry_run;
 
 	memset(&call, 0, sizeof(call));
 	call.provider = GW_ALIYUN;
 	aliyun_args(fcinfo, &call);
-	if (!PG_ARGISNULL(6))
-		server = NameStr(*PG_GETARG_NAME(6));
+	server = arg_server(fcinfo, 6);
 	dry_run = arg_bool(fcinfo, 7, "dry_run");
 
 	return run_call(fcinfo, &call, server, dry_run);
@@ -697,14 +703,13 @@ Datum
 gw_resize(PG_FUNCTION_ARGS)
 {
 	GwCall		call;
-	char	   *server = NULL;
+	char	   *server;
 	bool		dry_run;
 
 	memset(&call, 0, sizeof(call));
 	call.provider = GW_HUAWEI;
 	huawei_args(fcinfo, &call);
-	if (!PG_ARGISNULL(2))
-		server = NameStr(*PG_GETARG_NAME(2));
+	server = arg_server(fcinfo, 2);
 	dry_run = arg_bool(fcinfo, 3, "dry_run");
 
 	return run_call(fcinfo, &call, server, dry_run);
@@ -761,13 +766,12 @@ Datum
 gw_modify_spec_async(PG_FUNCTION_ARGS)
 {
 	GwCall		call;
-	char	   *server = NULL;
+	char	   *server;
 
 	memset(&call, 0, sizeof(call));
 	call.provider = GW_ALIYUN;
 	aliyun_args(fcinfo, &call);
-	if (!PG_ARGISNULL(6))
-		server = NameStr(*PG_GETARG_NAME(6));
+	server = arg_server(fcinfo, 6);
 	PG_RETURN_INT64(run_async(&call, server));
 }
 
@@ -778,13 +782,12 @@ Datum
 gw_resize_async(PG_FUNCTION_ARGS)
 {
 	GwCall		call;
-	char	   *server = NULL;
+	char	   *server;
 
 	memset(&call, 0, sizeof(call));
 	call.provider = GW_HUAWEI;
 	huawei_args(fcinfo, &call);
-	if (!PG_ARGISNULL(2))
-		server = NameStr(*PG_GETARG_NAME(2));
+	server = arg_server(fcinfo, 2);
 	PG_RETURN_INT64(run_async(&call, server));
 }
 
