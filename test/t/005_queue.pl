@@ -144,5 +144,18 @@ ok($maxfd - $fd0 <= 40, "worker open files stayed bounded: $fd0 before, at most 
 ok($maxrss - $rss0 < 16 * 1024, "worker private memory stayed bounded: $rss0 kB before, at most $maxrss kB");
 diag(sprintf('drain: %.0f calls/s; worker RssAnon %d -> %d kB (max); fds %d -> %d (max)',
 		5000 / $elapsed, $rss0, $maxrss, $fd0, $maxfd));
+# -- a provider's Retry-After / x-acs-retry-after is honoured
+mock_call($mock, 'POST', 'reset', {});
+mock_call($mock, 'POST', 'faults',
+	{ faults => [ { provider => 'aliyun', kind => 'status', status => 503,
+		code => 'ServiceUnavailable', message => 'busy', retry_after => 1.5, count => 1 } ] });
+my $id = $node->safe_psql('postgres',
+	"SELECT gw_modify_spec_async('ra-1', 'api.s1.medium', server => 'ali')");
+is($node->safe_psql('postgres', "SELECT status || ' ' || attempts FROM gw_wait($id, '20 seconds')"),
+	'accepted 2', 'accepted on the second attempt');
+my @ra = map { $_->{t} } @{ mock_call($mock, 'GET', 'requests?instance_id=ra-1') };
+ok(@ra == 2 && $ra[1] - $ra[0] >= 1.5,
+	sprintf('the retry waited for x-acs-retry-after 1500 ms (%.2f s)', (@ra == 2 ? $ra[1] - $ra[0] : -1)));
+
 $node->stop;
 done_testing();
