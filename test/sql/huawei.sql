@@ -88,7 +88,8 @@ SELECT instance_id, status FROM gw_audit WHERE instance_id IN ('hw-d3', 'hw-d4')
 -- Huawei's errors
 SELECT try_detail($$SELECT gw_resize('nf-c1', 'PROFESSIONAL', server => 'hw')$$);
 SELECT try_detail($$SELECT gw_resize('denied-c2', 'PROFESSIONAL', server => 'hw')$$);
-SELECT try_detail($$SELECT gw_resize('hw-a1', 'BASIC', server => 'hw')$$);
+\! "$GW_MOCKCTL" instance '{"provider": "huawei", "instance_id": "hw-busy", "spec": "BASIC", "status": "Resizing"}'
+SELECT try_detail($$SELECT gw_resize('hw-busy', 'PROFESSIONAL', server => 'hw')$$);
 SELECT try_detail($$SELECT gw_resize('hw-c3', 'BASIC', server => 'hw')$$);
 \! "$GW_MOCKCTL" instance '{"provider": "huawei", "instance_id": "hw-c8", "spec": "ENTERPRISE"}'
 SELECT try_detail($$SELECT gw_resize('hw-c8', 'PROFESSIONAL', server => 'hw')$$);

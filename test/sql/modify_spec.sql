@@ -69,7 +69,8 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER ali_nokey
 SELECT try_detail($$SELECT gw_modify_spec('apigateway-cn-e1', 'api.s1.medium', server => 'ali_badsecret')$$);
 SELECT try_detail($$SELECT gw_modify_spec('apigateway-cn-e2', 'api.s1.medium', server => 'ali_nokey')$$);
 SELECT try_detail($$SELECT gw_modify_spec('nf-e3', 'api.s1.medium', server => 'ali')$$);
-SELECT try_detail($$SELECT gw_modify_spec('apigateway-cn-a1', 'api.s1.medium', server => 'ali')$$);
+\! "$GW_MOCKCTL" instance '{"provider": "aliyun", "instance_id": "apigateway-cn-busy", "spec": "api.s1.small", "status": "MODIFYING"}'
+SELECT try_detail($$SELECT gw_modify_spec('apigateway-cn-busy', 'api.s1.medium', server => 'ali')$$);
 -- throttling and 5xx are retried (max_retries 2: three attempts), then fail
 \! "$GW_MOCKCTL" fault '{"provider": "aliyun", "kind": "throttle", "count": 3}'
 SELECT try_detail($$SELECT gw_modify_spec('apigateway-cn-e4', 'api.s1.medium', server => 'ali')$$);

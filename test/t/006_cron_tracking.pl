@@ -10,7 +10,7 @@ use Test::More;
 use GwTest;
 
 my $mock = start_mock();
-mock_call($mock, 'POST', 'config', { default_resize_delay_ms => 1500 });
+mock_call($mock, 'POST', 'config', { default_resize_delay_ms => 8000 });
 my $node = PostgreSQL::Test::Cluster->new('cron');
 $node->init;
 $node->append_conf(
@@ -83,7 +83,7 @@ SELECT string_agg(DISTINCT requested_by::text, ',') FROM gw_audit}),
 
 # tracking, across a restart in the middle
 ok($node->poll_query_until('postgres', q{
-SELECT count(*) > 0 FROM gw_audit WHERE instance_id = 'apigateway-cn-day' AND status = 'accepted'}),
+SELECT count(*) > 0 FROM gw_audit WHERE instance_id = 'apigateway-cn-day' AND status IN ('accepted', 'succeeded')}),
 	'the downsize was accepted');
 $node->restart;
 ok($node->poll_query_until('postgres', q{
