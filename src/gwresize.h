@@ -229,6 +229,8 @@ extern GwHttpRequest *gw_build_request(GwServer *server, GwCreds *creds,
 extern void gw_judge(GwProvider provider, const GwHttpResponse *resp,
 					 GwOp op, GwOutcome *out);
 extern char *gw_params_json(const GwCall *call, const GwServer *server);
+extern void gw_scrub_outcome(GwOutcome *out, const GwCreds *creds,
+							 const char *iam_token);
 
 /* in aliyun.c */
 extern GwHttpRequest *aliyun_build_request(GwServer *server, GwCreds *creds,

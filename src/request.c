@@ -294,6 +294,54 @@ gw_transport_outcome(const GwHttpResponse *resp, GwOutcome *out)
 		out->verdict = GW_VERDICT_FAIL;
 }
 
+/* text with every occurrence of secret replaced by "***" (NULL-safe) */
+static char *
+scrub_one(char *text, const char *secret)
+{
+	StringInfoData buf;
+	char	   *p,
+			   *hit;
+	size_t		len;
+
+	if (text == NULL || secret == NULL || (len = strlen(secret)) == 0 ||
+		strstr(text, secret) == NULL)
+		return text;
+	initStringInfo(&buf);
+	for (p = text; (hit = strstr(p, secret)) != NULL; p = hit + len)
+	{
+		appendBinaryStringInfo(&buf, p, hit - p);
+		appendStringInfoString(&buf, "***");
+	}
+	appendStringInfoString(&buf, p);
+	return buf.data;
+}
+
+/*
+ * gw_scrub_outcome
+ *		Mask every secret of creds (and a cached IAM token) that a provider
+ *		echoed back in what is kept of its answer: Alibaba's
+ *		SignatureDoesNotMatch message, for one, quotes the canonical request
+ *		with the signed STS token in it.
+ */
+void
+gw_scrub_outcome(GwOutcome *out, const GwCreds *creds, const char *iam_token)
+{
+	const char *secrets[5];
+	int			i;
+
+	secrets[0] = creds->secret;
+	secrets[1] = creds->security_token;
+	secrets[2] = creds->auth_token;
+	secrets[3] = creds->password;
+	secrets[4] = iam_token;
+	for (i = 0; i < lengthof(secrets); i++)
+	{
+		out->error_code = scrub_one(out->error_code, secrets[i]);
+		out->error_message = scrub_one(out->error_message, secrets[i]);
+		out->response_json = scrub_one(out->response_json, secrets[i]);
+	}
+}
+
 /*
  * gw_build_request, gw_judge, gw_params_json
  *		Dispatch to the provider's file.

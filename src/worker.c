@@ -529,6 +529,8 @@ transfer_done(GwTransfer *t, void *arg)
 
 	if (job->creds->kind == GW_AUTH_PASSWORD)
 		te = token_entry(job->server->serverid, job->call.userid);
+	/* nothing kept of an answer may quote a secret back */
+	gw_scrub_outcome(&job->out, job->creds, te ? te->token : NULL);
 
 	if (job->tracking && op == GW_OP_DESCRIBE)
 	{

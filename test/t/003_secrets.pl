@@ -24,7 +24,8 @@ my %secret = (
 	hw_temp_token => 'hwTempSecurityToken0001',
 	hw_password => 'testPassword!1',
 	hw_static => 'hw-static-token-0001',
-	wrong_secret => 'WrongSecretValue123');
+	wrong_secret => 'WrongSecretValue123',
+	sts_wrong => 'WrongStsSecret456');
 $node->safe_psql(
 	'postgres', qq{
 CREATE SERVER ali FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', max_retries '1');
@@ -33,6 +34,8 @@ CREATE SERVER ali_rpc FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', 
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali_rpc OPTIONS (access_key_id 'STS.testStsKeyId', access_key_secret '$secret{sts_secret}', security_token '$secret{sts_token}');
 CREATE SERVER ali_bad FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali_bad OPTIONS (access_key_id 'testAccessKeyId', access_key_secret '$secret{wrong_secret}');
+CREATE SERVER ali_sts_bad FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_sts_bad OPTIONS (access_key_id 'STS.testStsKeyId', access_key_secret '$secret{sts_wrong}', security_token '$secret{sts_token}');
 CREATE SERVER hw_aksk FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', endpoint '$ep', max_retries '1');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_aksk OPTIONS (access_key 'HWTESTAK0001', secret_key '$secret{hw_sk}');
 CREATE SERVER hw_temp FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', endpoint '$ep');
@@ -51,6 +54,8 @@ my @calls = (
 	q{SELECT gw_modify_spec('s-a2', 'api.s1.medium', server => 'ali_rpc')},
 	q{SELECT gw_modify_spec('s-a3', 'api.s1.medium', server => 'ali_bad')},
 	q{SELECT gw_modify_spec('s-a4', 'api.s1.medium', server => 'ali', dry_run => true)},
+	# the provider echoes its canonical request, signed STS token and all
+	q{SELECT gw_modify_spec('s-a6', 'api.s1.medium', server => 'ali_sts_bad')},
 	q{SELECT gw_modify_spec('s-a5', 'api.s1.medium', server => 'ali_rpc', dry_run => true)},
 	q{SELECT gw_resize('s-h1', 'PROFESSIONAL', server => 'hw_aksk')},
 	q{SELECT gw_resize('s-h2', 'PROFESSIONAL', server => 'hw_temp')},
@@ -72,9 +77,11 @@ mock_call($mock, 'POST', 'revoke_tokens', {});
 my ($ret, $out, $err) = $node->psql('postgres', q{SELECT gw_resize('s-h5', 'PROFESSIONAL', server => 'hw_iam')});
 push @outputs, $out, $err;
 is($node->safe_psql('postgres', "SELECT count(*) FROM gw_audit WHERE status IN ('accepted', 'succeeded')"),
-	'7', 'the calls went through (the bad-secret one failed)');
+	'7', 'the calls went through (the bad-secret ones failed)');
 is($node->safe_psql('postgres', "SELECT count(*) FROM gw_audit WHERE status = 'failed'"),
-	'1', 'the bad-secret call failed');
+	'2', 'the bad-secret calls failed');
+like($node->safe_psql('postgres', "SELECT error_message FROM gw_audit WHERE instance_id = 's-a6'"),
+	qr/x-acs-security-token:\*\*\*/, 'the provider\'s echo of the STS token is masked');
 
 my $audit = $node->safe_psql('postgres', 'SELECT t::text FROM gw_audit t');
 my $log = substr(PostgreSQL::Test::Utils::slurp_file($node->logfile), $log_start);
