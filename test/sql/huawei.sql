@@ -57,7 +57,7 @@ SELECT try_detail($$SELECT gw_resize('hw-b5', 'PROFESSIONAL', server => 'hw_iam'
 \! "$GW_MOCKCTL" count instance_id=hw-b5
 -- a wrong password fails at once, without a retry storm
 CREATE USER MAPPING FOR gw_ops SERVER hw_iam
-  OPTIONS (user_name 'testuser', password 'wrong', domain_name 'testdomain');
+  OPTIONS (user_name 'testuser', password 'notThePassword9', domain_name 'testdomain');
 GRANT USAGE ON FOREIGN SERVER hw_iam TO gw_ops;
 SET ROLE gw_ops;
 SELECT try_detail($$SELECT gw_resize('hw-b6', 'PROFESSIONAL', server => 'hw_iam')$$);
