@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "gwresize.h"
@@ -56,6 +57,44 @@ extension_schema(Oid extoid)
 }
 
 /*
+ * Where gw_audit is, looked up once per installation of the extension: a
+ * dropped and re-created extension has a new OID, and then its table and
+ * the kept plans below are looked up again.
+ */
+static Oid	known_ext = InvalidOid;
+static Oid	known_relid = InvalidOid;
+static char *known_table = NULL;	/* schema-qualified, quoted */
+
+static void free_plans(void);
+
+/* the extension's OID (InvalidOid when not installed), the cache refreshed */
+static Oid
+audit_known(void)
+{
+	Oid			ext = get_extension_oid("gwresize", true);
+
+	if (ext != known_ext)
+	{
+		free_plans();
+		if (known_table)
+			pfree(known_table);
+		known_table = NULL;
+		known_relid = InvalidOid;
+		if (OidIsValid(ext))
+		{
+			Oid			nsp = extension_schema(ext);
+
+			known_relid = get_relname_relid("gw_audit", nsp);
+			known_table = MemoryContextStrdup(TopMemoryContext,
+											  quote_qualified_identifier(get_namespace_name(nsp),
+																		 "gw_audit"));
+		}
+		known_ext = ext;
+	}
+	return ext;
+}
+
+/*
  * gw_audit_table
  *		The schema-qualified, quoted name of gw_audit, or NULL when the
  *		extension is not installed in this database.
@@ -63,13 +102,8 @@ extension_schema(Oid extoid)
 const char *
 gw_audit_table(void)
 {
-	Oid			ext = get_extension_oid("gwresize", true);
-	Oid			nsp;
-
-	if (!OidIsValid(ext))
-		return NULL;
-	nsp = extension_schema(ext);
-	return quote_qualified_identifier(get_namespace_name(nsp), "gw_audit");
+	audit_known();
+	return known_table;
 }
 
 /*
@@ -79,11 +113,8 @@ gw_audit_table(void)
 Oid
 gw_audit_relid(void)
 {
-	Oid			ext = get_extension_oid("gwresize", true);
-
-	if (!OidIsValid(ext))
-		return InvalidOid;
-	return get_relname_relid("gw_audit", extension_schema(ext));
+	audit_known();
+	return known_relid;
 }
 
 /*
@@ -107,7 +138,7 @@ gw_audit_owner(void)
 
 /*
  * Plans of the audit statements, prepared once per process and kept while
- * the extension stays the same (a re-created extension gets new plans).
+ * the extension stays the same (audit_known frees them when it changes).
  */
 typedef enum AuditStmt
 {
@@ -126,7 +157,19 @@ typedef enum AuditStmt
 } AuditStmt;
 
 static SPIPlanPtr plans[NUM_STMTS];
-static Oid	plans_ext = InvalidOid;
+
+static void
+free_plans(void)
+{
+	int			i;
+
+	for (i = 0; i < NUM_STMTS; i++)
+		if (plans[i])
+		{
+			SPI_freeplan(plans[i]);
+			plans[i] = NULL;
+		}
+}
 
 /*
  * audit_plan
@@ -136,22 +179,13 @@ static Oid	plans_ext = InvalidOid;
 static SPIPlanPtr
 audit_plan(AuditStmt stmt, const char *sql, int nargs, Oid *types)
 {
-	Oid			ext = get_extension_oid("gwresize", false);
-	int			i;
-
-	if (ext != plans_ext)
-	{
-		for (i = 0; i < NUM_STMTS; i++)
-			if (plans[i])
-			{
-				SPI_freeplan(plans[i]);
-				plans[i] = NULL;
-			}
-		plans_ext = ext;
-	}
+	if (!OidIsValid(audit_known()))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("extension \"gwresize\" is not installed in this database")));
 	if (plans[stmt] == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(psprintf(sql, gw_audit_table()), nargs, types);
+		SPIPlanPtr	p = SPI_prepare(psprintf(sql, known_table), nargs, types);
 
 		if (p == NULL)
 			elog(ERROR, "could not prepare a gw_audit statement: %s",
@@ -173,44 +207,44 @@ text_or_null(const char *s, char *nulls, int i)
 /*
  * gw_audit_insert
  *		Insert a row in status status ('sending' from the worker, 'queued'
- *		from a caller's transaction).  Returns its id, or 0 when the
- *		instance already has an open row, whose id goes to *conflict_id.
+ *		from a caller's transaction) and return its id.  When the instance
+ *		already has an open row (queued, sending or unknown) nothing is
+ *		inserted and a 55006 ERROR names it: one resize per instance.
  */
 int64
 gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
-				const char *params_json, const char *request_json,
-				const char *requested_by, int64 *conflict_id)
+				const char *params_json, const char *requested_by)
 {
-	Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, NAMEOID, TEXTOID};
-	Datum		values[10];
-	char		nulls[11] = "          ";
+	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, NAMEOID, TEXTOID};
+	Datum		values[9];
+	char		nulls[10] = "         ";
 	bool		isnull;
 	int			rc;
 	NameData	who;
+	int64		open_id = 0;
 
 	values[0] = CStringGetTextDatum(gw_provider_name(call->provider));
 	values[1] = CStringGetTextDatum(server->name);
 	values[2] = CStringGetTextDatum(call->instance_id);
 	values[3] = CStringGetTextDatum(call->spec);
 	values[4] = CStringGetTextDatum(params_json);
-	values[5] = text_or_null(request_json, nulls, 5);
-	values[6] = text_or_null(call->provider == GW_ALIYUN ? call->token : NULL,
-							 nulls, 6);
-	values[7] = CStringGetTextDatum(status);
+	values[5] = text_or_null(call->provider == GW_ALIYUN ? call->token : NULL,
+							 nulls, 5);
+	values[6] = CStringGetTextDatum(status);
 	namestrcpy(&who, requested_by);
-	values[8] = NameGetDatum(&who);
-	values[9] = CStringGetTextDatum(call->async ? "async" : "sync");
+	values[7] = NameGetDatum(&who);
+	values[8] = CStringGetTextDatum(call->async ? "async" : "sync");
 
 	rc = SPI_execute_plan(audit_plan(STMT_INSERT,
 									 "INSERT INTO %s AS a (provider, server_name, instance_id, target_spec,"
-									 " params, request, client_token, mode, status, requested_by, sent_at)"
-									 " VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $10, $8, $9,"
-									 " CASE WHEN $8 = 'sending' THEN clock_timestamp() END)"
+									 " params, client_token, mode, status, requested_by, sent_at)"
+									 " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $9, $7, $8,"
+									 " CASE WHEN $7 = 'sending' THEN clock_timestamp() END)"
 									 " ON CONFLICT (provider, instance_id)"
 									 " WHERE status IN ('queued', 'sending', 'unknown') DO NOTHING"
 									 " RETURNING id",
-									 10, types),
+									 9, types),
 						  values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not insert into gw_audit: %s", SPI_result_code_string(rc));
@@ -224,10 +258,15 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 									 " AND status IN ('queued', 'sending', 'unknown')",
 									 2, types),
 						  values, NULL, false, 1);
-	*conflict_id = (rc == SPI_OK_SELECT && SPI_processed == 1) ?
-		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									SPI_tuptable->tupdesc, 1, &isnull)) : 0;
-	return 0;
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+		open_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_IN_USE),
+			 errmsg("instance \"%s\" already has a resize in progress",
+					call->instance_id),
+			 errdetail("gw_audit row %lld is still open.", (long long) open_id)));
+	return 0;					/* keep compiler quiet */
 }
 
 /*

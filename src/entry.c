@@ -727,8 +727,7 @@ run_async(GwCall *call, const char *servername)
 	GwServer   *server;
 	Oid			save_userid;
 	int			save_sec;
-	int64		id,
-				conflict = 0;
+	int64		id;
 	char	   *who;
 
 	require_worker_setup();
@@ -745,15 +744,9 @@ run_async(GwCall *call, const char *servername)
 						   SECURITY_RESTRICTED_OPERATION);
 	SPI_connect();
 	id = gw_audit_insert(call, server, "queued", gw_params_json(call, server),
-						 NULL, who, &conflict);
+						 who);
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);
-	if (id == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("instance \"%s\" already has a resize in progress",
-						call->instance_id),
-				 errdetail("gw_audit row %lld is still open.", (long long) conflict)));
 	remember_queued(id, call);
 	return id;
 }

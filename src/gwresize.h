@@ -264,8 +264,7 @@ extern Oid	gw_audit_relid(void);
 extern Oid	gw_audit_owner(void);
 extern int64 gw_audit_insert(const GwCall *call, GwServer *server,
 							 const char *status, const char *params_json,
-							 const char *request_json, const char *requested_by,
-							 int64 *conflict_id);
+							 const char *requested_by);
 extern void gw_audit_finish_call(int64 id, const char *status, int attempts,
 								 long http_status, const GwOutcome *out,
 								 int poll_after_ms);

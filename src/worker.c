@@ -715,22 +715,9 @@ job_setup(GwJob *job, bool insert, const char *server_name,
 		job->server = gw_get_server(job->call.serverid);
 		job->creds = gw_get_creds(job->server, job->call.userid);
 		if (insert)
-		{
-			int64		conflict = 0;
-
 			job->audit_id = gw_audit_insert(&job->call, job->server, "sending",
 											gw_params_json(&job->call, job->server),
-											NULL,
-											GetUserNameFromId(job->call.userid, false),
-											&conflict);
-			if (job->audit_id == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_IN_USE),
-						 errmsg("instance \"%s\" already has a resize in progress",
-								job->call.instance_id),
-						 errdetail("gw_audit row %lld is still open.",
-								   (long long) conflict)));
-		}
+											GetUserNameFromId(job->call.userid, false));
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(txcxt);
 		CurrentResourceOwner = txowner;
