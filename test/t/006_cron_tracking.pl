@@ -11,23 +11,16 @@ use GwTest;
 
 my $mock = start_mock();
 mock_call($mock, 'POST', 'config', { default_resize_delay_ms => 8000 });
-my $node = PostgreSQL::Test::Cluster->new('cron');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
+# the later shared_preload_libraries line wins over new_gw_node's
+my $node = new_gw_node('cron', $mock, q{
 shared_preload_libraries = 'gwresize,pg_cron'
-gwresize.database_name = 'postgres'
-gwresize.allow_http = on
-gwresize.ca_file = '$mock->{ca}'
 cron.database_name = 'postgres'
 cron.use_background_workers = on
 max_worker_processes = 16
 });
-$node->start;
 my $ep = "https://127.0.0.1:$mock->{https}";
 $node->safe_psql(
 	'postgres', qq{
-CREATE EXTENSION gwresize;
 CREATE EXTENSION pg_cron;
 CREATE ROLE ops LOGIN;
 GRANT USAGE ON SCHEMA cron TO ops;
