@@ -45,7 +45,7 @@ gw_start_cluster() {
 	local db=$1
 	shift
 	export PGPORT=$(free_port) PGHOST="$GW_WORK" PGUSER=postgres
-	as_pg initdb -D "$GW_WORK/data" -A trust -U postgres >/dev/null
+	as_pg initdb -D "$GW_WORK/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
 	{
 		echo "port = $PGPORT"
 		echo "listen_addresses = ''"

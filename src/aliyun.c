@@ -242,8 +242,7 @@ aliyun_judge(const GwHttpResponse *resp, GwOutcome *out)
 
 	memset(out, 0, sizeof(GwOutcome));
 	out->request_id = resp->request_id ? pstrdup(resp->request_id) : NULL;
-	if (resp->retry_after)
-		out->retry_after_ms = atoi(resp->retry_after);	/* milliseconds */
+	out->retry_after_ms = Max(gw_parse_retry_hint(resp->retry_after, 1), 0);	/* ms */
 
 	if (resp->curl_code != 0)
 	{

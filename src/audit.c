@@ -153,6 +153,7 @@ typedef enum AuditStmt
 	STMT_CLAIM_TRACK,
 	STMT_TRACK,
 	STMT_NEXT_POLL,
+	STMT_RESERVE,
 	NUM_STMTS
 } AuditStmt;
 
@@ -207,7 +208,8 @@ text_or_null(const char *s, char *nulls, int i)
 /*
  * gw_audit_insert
  *		Insert a row in status status ('sending' from the worker, 'queued'
- *		from a caller's transaction) and return its id.  When the instance
+ *		from a caller's transaction) and return its id.  A 'sending' row
+ *		counts the attempt about to leave.  When the instance
  *		already has an open row (queued, sending or unknown) nothing is
  *		inserted and a 55006 ERROR names it: one resize per instance.
  */
@@ -238,9 +240,10 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 
 	rc = SPI_execute_plan(audit_plan(STMT_INSERT,
 									 "INSERT INTO %s AS a (provider, server_name, instance_id, target_spec,"
-									 " params, client_token, mode, status, requested_by, sent_at)"
+									 " params, client_token, mode, status, requested_by, sent_at, attempts)"
 									 " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $9, $7, $8,"
-									 " CASE WHEN $7 = 'sending' THEN clock_timestamp() END)"
+									 " CASE WHEN $7 = 'sending' THEN clock_timestamp() END,"
+									 " CASE WHEN $7 = 'sending' THEN 1 ELSE 0 END)"
 									 " ON CONFLICT (provider, instance_id)"
 									 " WHERE status IN ('queued', 'sending', 'unknown') DO NOTHING"
 									 " RETURNING id",
@@ -271,7 +274,8 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 
 /*
  * gw_audit_finish_call
- *		Record the provider's answer (or the transport's failure).
+ *		Record the provider's answer (or the transport's failure) of a row
+ *		in 'sending' (a row gw_cancel() took meanwhile stays cancelled).
  */
 void
 gw_audit_finish_call(int64 id, const char *status, int attempts,
@@ -308,7 +312,7 @@ gw_audit_finish_call(int64 id, const char *status, int attempts,
 									 " finished_at = CASE WHEN $2 = 'failed' THEN clock_timestamp() END,"
 									 " next_attempt_at = CASE WHEN $2 = 'accepted'"
 									 "   THEN clock_timestamp() + $11 * interval '1 millisecond' END"
-									 " WHERE id = $1",
+									 " WHERE id = $1 AND status = 'sending'",
 									 11, types),
 						  values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
@@ -347,8 +351,9 @@ gw_audit_fetch(int64 id, Snapshot snapshot)
  *		Move up to limit rows from 'queued' (reconcile false) or 'unknown'
  *		(reconcile true) to 'sending', oldest first, skipping rows locked by
  *		others (a gw_cancel() in progress).  Reconciled rows keep their
- *		sent_at (the last column gives its age in ms).  The caller commits
- *		before it sends anything.  The rows are in SPI_tuptable, in the order of
+ *		sent_at (the last column gives its age in ms).  A queued row's
+ *		first attempt is counted here; an unknown row's next one when it
+ *		is sent.  The caller commits before it sends anything.  The rows are in SPI_tuptable, in the order of
  *		GwClaimed's fields; returns how many.
  */
 int
@@ -369,7 +374,7 @@ gw_audit_claim(bool reconcile, int limit)
 	else
 		rc = SPI_execute_plan(audit_plan(STMT_CLAIM_QUEUED,
 										 "UPDATE %1$s SET status = 'sending', sent_at = clock_timestamp(),"
-										 " next_attempt_at = NULL"
+										 " next_attempt_at = NULL, attempts = attempts + 1"
 										 " WHERE id IN (SELECT id FROM %1$s WHERE status = 'queued'"
 										 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
 										 CLAIM_COLUMNS, 1, types),
@@ -493,7 +498,8 @@ gw_audit_note_retry(int64 id, int attempts, TimestampTz next_at,
 	values[4] = text_or_null(out->error_message, nulls, 4);
 	rc = SPI_execute_plan(audit_plan(STMT_RETRY,
 									 "UPDATE %s SET attempts = $2, next_attempt_at = $3,"
-									 " error_code = $4, error_message = $5 WHERE id = $1",
+									 " error_code = $4, error_message = $5"
+									 " WHERE id = $1 AND status = 'sending'",
 									 5, types),
 						  values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
@@ -501,9 +507,39 @@ gw_audit_note_retry(int64 id, int attempts, TimestampTz next_at,
 }
 
 /*
+ * gw_audit_reserve
+ *		Count the attempt about to leave (attempts is its number) in a row
+ *		still in 'sending', and clear its retry time: from this commit on it
+ *		cannot be cancelled.  Returns false when the row left 'sending'
+ *		(gw_cancel()): then nothing may be sent.
+ */
+bool
+gw_audit_reserve(int64 id, int attempts)
+{
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+	int			rc;
+
+	values[0] = Int64GetDatum(id);
+	values[1] = Int32GetDatum(attempts);
+	rc = SPI_execute_plan(audit_plan(STMT_RESERVE,
+									 "UPDATE %s SET attempts = $2, next_attempt_at = NULL"
+									 " WHERE id = $1 AND status = 'sending'",
+									 2, types),
+						  values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not update gw_audit: %s", SPI_result_code_string(rc));
+	return SPI_processed == 1;
+}
+
+/*
  * gw_audit_cancel
- *		Cancel a queued row; by_role limits it to that role's rows
- *		(InvalidOid: any).  Returns whether a row was cancelled.
+ *		Cancel a queued row, or one waiting for its next attempt after a
+ *		retryable failure (the worker finds it cancelled when it would count
+ *		that attempt, and sends nothing more; a row whose attempt was
+ *		interrupted is not cancelled: it must be resolved first); by_role
+ *		limits it to that role's rows (NULL: any).
+ *		Returns whether a row was cancelled.
  */
 bool
 gw_audit_cancel(int64 id, const char *by_role)
@@ -517,8 +553,14 @@ gw_audit_cancel(int64 id, const char *by_role)
 	values[1] = text_or_null(by_role, nulls, 1);
 	rc = SPI_execute_plan(audit_plan(STMT_CANCEL,
 									 "UPDATE %s SET status = 'cancelled', finished_at = clock_timestamp(),"
-									 " error_message = 'cancelled before it was sent'"
-									 " WHERE id = $1 AND status = 'queued'"
+									 " next_attempt_at = NULL,"
+									 " error_message = CASE WHEN status = 'queued'"
+									 "   THEN 'cancelled before it was sent'"
+									 "   ELSE 'cancelled while waiting to be retried; the last attempt: '"
+									 "     || coalesce(error_code, 'error') || ': ' || coalesce(error_message, '') END"
+									 " WHERE id = $1 AND (status = 'queued'"
+									 "   OR (status = 'sending' AND next_attempt_at IS NOT NULL"
+									 "       AND error_code IS DISTINCT FROM 'WorkerRestarted'))"
 									 " AND ($2 IS NULL OR requested_by = $2::name)",
 									 2, types),
 						  values, nulls, false, 0);

@@ -18,6 +18,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -372,6 +373,13 @@ raise_if_failed(HeapTuple tup, TupleDesc desc, int64 id)
 	int			sqlstate;
 	int			status_code;
 
+	if (strcmp(status, "cancelled") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("the resize of instance \"%s\" was cancelled",
+						col_text(tup, desc, "instance_id")),
+				 errdetail("gw_cancel() ended gw_audit row %lld while it waited to be retried.",
+						   (long long) id)));
 	if (strcmp(status, "failed") != 0 && strcmp(status, "unknown") != 0)
 		return;
 	code = col_text(tup, desc, "error_code");
@@ -383,14 +391,17 @@ raise_if_failed(HeapTuple tup, TupleDesc desc, int64 id)
 	attempts = col_text(tup, desc, "attempts");
 	status_code = http ? atoi(http) : 0;
 
-	if (status_code == 0 || status_code >= 500)
+	if (code && strcmp(code, "RetryAfterTooLong") == 0)
+		sqlstate = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;	/* throttled */
+	else if (status_code == 0 || status_code >= 500)
 		sqlstate = ERRCODE_CONNECTION_FAILURE;
 	else if (status_code < 300)
 		sqlstate = ERRCODE_PROTOCOL_VIOLATION;	/* an answer we cannot use */
 	else if (status_code == 409 ||
 			 (code && strcmp(code, "InstanceStatusNotSupport") == 0))
 		sqlstate = ERRCODE_OBJECT_IN_USE;	/* busy, or already at that spec */
-	else if (status_code == 429 || (code && strstr(code, "Throttling")))
+	else if (status_code == 429 || (code && (strstr(code, "Throttling") ||
+											 strcmp(code, "RetryAfterTooLong") == 0)))
 		sqlstate = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
 	else if (status_code == 401 || status_code == 403 ||
 			 (code && (strstr(code, "Signature") || strstr(code, "AccessKey") ||
@@ -799,6 +810,26 @@ check_row_access(HeapTuple tup, TupleDesc desc, int64 id)
 }
 
 /*
+ * interval_us_saturating
+ *		An interval in microseconds (a month as 30 days), saturating at the
+ *		int64 limits instead of overflowing.
+ */
+static int64
+interval_us_saturating(const Interval *iv)
+{
+	int64		days;
+	int64		us;
+
+	if (pg_mul_s64_overflow((int64) iv->month, DAYS_PER_MONTH, &days) ||
+		pg_add_s64_overflow(days, (int64) iv->day, &days) ||
+		pg_mul_s64_overflow(days, USECS_PER_DAY, &us) ||
+		pg_add_s64_overflow(us, iv->time, &us))
+		return iv->month < 0 || (iv->month == 0 && iv->day < 0) ?
+			PG_INT64_MIN : PG_INT64_MAX;
+	return us;
+}
+
+/*
  * gw_wait(id, timeout) RETURNS gw_audit
  *		Wait until row id leaves 'queued' and 'sending', or the timeout
  *		passes; return the row as it is then.  Cancel and statement_timeout
@@ -821,8 +852,7 @@ gw_wait(PG_FUNCTION_ARGS)
 				 errmsg("%s must not be null", PG_ARGISNULL(0) ? "id" : "timeout")));
 	id = PG_GETARG_INT64(0);
 	timeout = PG_GETARG_INTERVAL_P(1);
-	timeout_us = timeout->time + (int64) timeout->day * USECS_PER_DAY +
-		(int64) timeout->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	timeout_us = interval_us_saturating(timeout);
 	if (timeout_us < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -832,7 +862,9 @@ gw_wait(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("gw_audit row %lld was queued by this transaction", (long long) id),
 				 errhint("It is sent when the transaction commits: wait for it in a later transaction.")));
-	deadline = GetCurrentTimestamp() + timeout_us;
+	if (pg_add_s64_overflow(GetCurrentTimestamp(), timeout_us, &deadline) ||
+		deadline > END_TIMESTAMP)
+		deadline = DT_NOEND;	/* as good as forever: cancel ends it */
 
 	for (;;)
 	{
@@ -848,9 +880,14 @@ gw_wait(PG_FUNCTION_ARGS)
 		status = col_text(tup, desc, "status");
 		if (strcmp(status, "queued") != 0 && strcmp(status, "sending") != 0)
 			break;
-		sleep_ms = (long) ((deadline - GetCurrentTimestamp()) / 1000);
-		if (sleep_ms <= 0)
-			break;
+		if (deadline != DT_NOEND)
+		{
+			sleep_ms = (long) ((deadline - GetCurrentTimestamp()) / 1000);
+			if (sleep_ms <= 0)
+				break;
+		}
+		else
+			sleep_ms = 50;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Min(sleep_ms, 50L), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -861,9 +898,10 @@ gw_wait(PG_FUNCTION_ARGS)
 
 /*
  * gw_cancel(id) RETURNS boolean
- *		Cancel a queued call that has not been sent.  A role cancels its own
+ *		Cancel a queued call that has not been sent, or one waiting for its
+ *		next attempt after a retryable failure.  A role cancels its own
  *		calls; the table's owner and superusers any.  False when the row is
- *		not (or no longer) queued.
+ *		in neither state (being sent, or finished).
  */
 Datum
 gw_cancel(PG_FUNCTION_ARGS)

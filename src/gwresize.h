@@ -34,6 +34,10 @@
 #define GW_TOKEN_MAXLEN		64
 #define GW_NAME_MAXLEN		64	/* NAMEDATALEN */
 #define GW_ERRMSG_MAXLEN	512
+#define GW_FIELD_MAX		256	/* provider codes, request and job ids kept */
+#define GW_MESSAGE_MAX		2048	/* provider messages kept */
+#define GW_JSON_MAX_DEPTH	64	/* deeper answers are not parsed */
+#define GW_RETRY_HINT_MAX_MS 60000	/* longer provider hints end the call */
 #define GW_RESPONSE_KEEP	(64 * 1024) /* response bytes stored in gw_audit */
 #define GW_RESPONSE_MAX		(1024 * 1024)	/* a larger body aborts the call */
 
@@ -158,7 +162,7 @@ typedef struct GwOutcome
 	char	   *request_json;	/* the last attempt's request, masked */
 	char	   *instance_status;	/* describe: the instance's status */
 	char	   *instance_spec;	/* describe: its spec */
-	int			retry_after_ms; /* provider's hint, 0 if none */
+	int64		retry_after_ms; /* provider's hint, 0 if none (saturating) */
 } GwOutcome;
 
 /* in gwresize.c */
@@ -208,6 +212,7 @@ extern GwServer *gw_lookup_server(const char *name, GwProvider provider,
 								  Oid userid);
 extern GwCreds *gw_get_creds(GwServer *server, Oid userid);
 extern const char *gw_provider_name(GwProvider p);
+extern void gw_check_server(GwServer *s, GwProvider provider, Oid userid);
 
 /* in request.c */
 extern void gw_add_header(GwHttpRequest *req, const char *name,
@@ -216,6 +221,11 @@ extern char *gw_mask_id(const char *id);
 extern void gw_request_json(StringInfo buf, const GwHttpRequest *req);
 extern void gw_url_host(const char *url, StringInfo host, StringInfo path);
 extern char *gw_utc_now(const char *fmt);
+extern char *gw_clean_text(const char *s, int len, int maxbytes);
+extern void gw_clean_body(StringInfo body);
+extern bool gw_json_nesting_ok(const char *s, int len, int maxdepth);
+extern int64 gw_parse_retry_hint(const char *v, int64 unit_ms);
+extern void gw_bound_outcome(GwOutcome *out, bool recheck_response);
 extern Jsonb *gw_json_parse(const char *body, int len);
 extern char *gw_json_get_path(Jsonb *jb, const char *const *path, int n);
 extern char *gw_json_get_text(Jsonb *jb, const char *key1,
@@ -229,7 +239,7 @@ extern GwHttpRequest *gw_build_request(GwServer *server, GwCreds *creds,
 extern void gw_judge(GwProvider provider, const GwHttpResponse *resp,
 					 GwOp op, GwOutcome *out);
 extern char *gw_params_json(const GwCall *call, const GwServer *server);
-extern void gw_scrub_outcome(GwOutcome *out, const GwCreds *creds,
+extern bool gw_scrub_outcome(GwOutcome *out, const GwCreds *creds,
 							 const char *iam_token);
 
 /* in aliyun.c */
@@ -277,6 +287,7 @@ extern bool gw_audit_fetch(int64 id, Snapshot snapshot);
 extern int	gw_audit_claim(bool reconcile, int limit);
 extern void gw_audit_note_retry(int64 id, int attempts, TimestampTz next_at,
 								const GwOutcome *out);
+extern bool gw_audit_reserve(int64 id, int attempts);
 extern bool gw_audit_cancel(int64 id, const char *by_role);
 extern int	gw_audit_reconcile_sending(void);
 

@@ -41,8 +41,11 @@ struct GwTransfer
 	GwTransferDone done;
 	void	   *arg;
 	int			sends;			/* times libcurl began sending the request */
+	bool		interim;		/* reading the headers of a 1xx answer */
 	char		errbuf[CURL_ERROR_SIZE];
 };
+
+#define GW_HEADER_MAX	32768	/* longer header lines are ignored */
 
 static CURLM *multi = NULL;
 static CURLSH *share = NULL;
@@ -181,23 +184,36 @@ header_value(const char *line, size_t len, const char *name)
 	return pnstrdup(v, end - v);
 }
 
+/*
+ * header_cb
+ *		Keep the headers we read (request id, retry hint, IAM token) of the
+ *		final answer only: a status line starts a new answer, and the
+ *		headers of interim 1xx answers are ignored.  Values longer than
+ *		GW_HEADER_MAX are not kept.
+ */
 static size_t
 header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 {
 	GwTransfer *t = (GwTransfer *) userdata;
 	size_t		n = size * nitems;
-	MemoryContext old = MemoryContextSwitchTo(t->cxt);
+	MemoryContext old;
 	char	   *v;
 
-	/* a new status line (after 100 Continue, say) starts a new answer */
 	if (n > 5 && strncmp(buffer, "HTTP/", 5) == 0)
 	{
+		const char *sp = memchr(buffer, ' ', n);
+
+		t->interim = sp != NULL && sp + 1 < buffer + n && sp[1] == '1';
 		t->resp.request_id = NULL;
 		t->resp.retry_after = NULL;
 		t->resp.subject_token = NULL;
+		return n;
 	}
-	else if ((v = header_value(buffer, n, "x-acs-request-id")) != NULL ||
-			 (v = header_value(buffer, n, "X-Request-Id")) != NULL)
+	if (t->interim || n > GW_HEADER_MAX)
+		return n;
+	old = MemoryContextSwitchTo(t->cxt);
+	if ((v = header_value(buffer, n, "x-acs-request-id")) != NULL ||
+		(v = header_value(buffer, n, "X-Request-Id")) != NULL)
 		t->resp.request_id = v;
 	else if ((v = header_value(buffer, n, "x-acs-retry-after")) != NULL ||
 			 (v = header_value(buffer, n, "Retry-After")) != NULL)

@@ -174,8 +174,9 @@ huawei_build_request(GwServer *server, GwCreds *creds, const char *iam_token,
 
 /*
  * huawei_judge
- *		Judge an answer.  Any 2xx is acceptance (201 with X-Subject-Token
- *		for the IAM request); 429, 5xx and transport errors are retryable;
+ *		Judge an answer.  A 2xx with the documented body is acceptance (with
+ *		X-Subject-Token for the IAM request); 429, 5xx, transport errors and
+ *		2xx answers without the documented body are retryable;
  *		401 "the token must be updated" asks for one token refresh; every
  *		other error is final (bad signatures lock an access key after five).
  */
@@ -186,8 +187,7 @@ huawei_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 
 	memset(out, 0, sizeof(GwOutcome));
 	out->request_id = resp->request_id ? pstrdup(resp->request_id) : NULL;
-	if (resp->retry_after)
-		out->retry_after_ms = atoi(resp->retry_after) * 1000;	/* seconds */
+	out->retry_after_ms = Max(gw_parse_retry_hint(resp->retry_after, 1000), 0);	/* s */
 
 	if (resp->curl_code != 0)
 	{
@@ -208,7 +208,7 @@ huawei_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 			if (resp->subject_token == NULL)
 			{
 				out->verdict = GW_VERDICT_FAIL;
-				out->error_code = pstrdup("IAM.NoToken");
+				out->error_code = pstrdup("NoToken");
 				out->error_message = pstrdup("IAM answered without X-Subject-Token");
 				return;
 			}
@@ -221,6 +221,26 @@ huawei_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 			/* the instance query: the instance as it is now */
 			out->instance_status = gw_json_get_text(jb, "status", NULL);
 			out->instance_spec = gw_json_get_text(jb, "spec", NULL);
+		}
+
+		/*
+		 * Success is the documented answer: a job id for a resize, a status
+		 * for the instance query.  Anything else (an HTML page from a proxy,
+		 * say) may or may not have reached the gateway: retried, and for a
+		 * resize only after the instance was read.
+		 */
+		if ((op == GW_OP_RESIZE && (out->job_id == NULL || out->job_id[0] == '\0')) ||
+			(op == GW_OP_DESCRIBE && out->instance_status == NULL))
+		{
+			out->verdict = GW_VERDICT_RETRY;
+			out->error_code = pstrdup("MalformedResponse");
+			out->error_message = psprintf("HTTP %ld without the documented JSON answer (%s)",
+										  resp->http_status,
+										  op == GW_OP_RESIZE ? "job_id" : "status");
+			out->job_id = NULL;
+			out->instance_status = NULL;
+			out->instance_spec = NULL;
+			return;
 		}
 		out->verdict = GW_VERDICT_OK;
 		return;

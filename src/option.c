@@ -493,6 +493,17 @@ check_usable(GwServer *s, ForeignServer *fs, GwProvider provider, Oid userid)
 }
 
 /*
+ * gw_check_server
+ *		check_usable for a server already resolved: the worker's check, at
+ *		every claim and attempt, that the call's role may still use it.
+ */
+void
+gw_check_server(GwServer *s, GwProvider provider, Oid userid)
+{
+	check_usable(s, GetForeignServer(s->serverid), provider, userid);
+}
+
+/*
  * gw_lookup_server
  *		The server a call goes to: the one named, or when name is NULL the
  *		only server of the provider that userid may use.

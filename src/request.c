@@ -12,11 +12,14 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <time.h>
 
 #include <curl/curl.h>
 
+#include "common/int.h"
 #include "common/jsonapi.h"
+#include "common/string.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -142,9 +145,174 @@ gw_utc_now(const char *fmt)
 }
 
 /*
+ * gw_clean_text
+ *		Provider text made fit for gw_audit and messages: at most maxbytes
+ *		bytes (cut at a character boundary, with " [truncated]" appended),
+ *		NUL bytes dropped, and every byte that is not part of a valid
+ *		character replaced by '?'.  Providers speak UTF-8: in a UTF-8 (or
+ *		SQL_ASCII) database valid UTF-8 is kept; in any other database
+ *		encoding only ASCII is, since no conversion can be trusted to cover
+ *		what a provider sends.  NULL in, NULL out.
+ */
+char *
+gw_clean_text(const char *s, int len, int maxbytes)
+{
+	int			dbenc = GetDatabaseEncoding();
+	bool		utf8 = dbenc == PG_UTF8 || dbenc == PG_SQL_ASCII;
+	StringInfoData buf;
+	int			i = 0;
+	bool		cut = false;
+
+	if (s == NULL)
+		return NULL;
+	if (len < 0)
+		len = strlen(s);
+	initStringInfo(&buf);
+	while (i < len)
+	{
+		unsigned char c = (unsigned char) s[i];
+		int			n = 1;
+
+		if (c == '\0')
+		{
+			i++;
+			continue;
+		}
+		if (c >= 0x80)
+		{
+			n = utf8 ? pg_utf_mblen((const unsigned char *) s + i) : 0;
+			if (n <= 1 || i + n > len ||
+				!pg_utf8_islegal((const unsigned char *) s + i, n))
+				n = 0;
+		}
+		if (buf.len + Max(n, 1) > maxbytes)
+		{
+			cut = true;
+			break;
+		}
+		if (n == 0)
+		{
+			appendStringInfoChar(&buf, '?');
+			i++;
+		}
+		else
+		{
+			appendBinaryStringInfo(&buf, s + i, n);
+			i += n;
+		}
+	}
+	if (cut)
+		appendStringInfoString(&buf, " [truncated]");
+	return buf.data;
+}
+
+/*
+ * gw_clean_body
+ *		An answer's body made valid text in place, as gw_clean_text does but
+ *		without a size limit: NULs dropped, bad bytes replaced by '?'.  Run
+ *		before the body is parsed or kept, so that nothing invalid reaches
+ *		jsonb (whose input function trusts its input's encoding).
+ */
+void
+gw_clean_body(StringInfo body)
+{
+	char	   *clean;
+
+	if (body->len == 0)
+		return;
+	/* the common case: valid already */
+	if (memchr(body->data, '\0', body->len) == NULL &&
+		pg_encoding_verifymbstr(GetDatabaseEncoding() == PG_UTF8 ||
+								GetDatabaseEncoding() == PG_SQL_ASCII ?
+								PG_UTF8 : PG_SQL_ASCII,
+								body->data, body->len) == body->len &&
+		(GetDatabaseEncoding() == PG_UTF8 ||
+		 GetDatabaseEncoding() == PG_SQL_ASCII ||
+		 pg_is_ascii(body->data)))
+		return;
+	clean = gw_clean_text(body->data, body->len, INT_MAX / 2);
+	resetStringInfo(body);
+	appendStringInfoString(body, clean);
+	pfree(clean);
+}
+
+/*
+ * gw_json_nesting_ok
+ *		Whether the JSON text nests arrays and objects at most maxdepth
+ *		deep.  A cheap scan that knows strings and escapes, run before a
+ *		provider's answer is parsed: the parser recurses per level, and a
+ *		hostile answer must not exhaust the stack.
+ */
+bool
+gw_json_nesting_ok(const char *s, int len, int maxdepth)
+{
+	int			depth = 0;
+	bool		in_string = false;
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == '[' || c == '{')
+		{
+			if (++depth > maxdepth)
+				return false;
+		}
+		else if (c == ']' || c == '}')
+			depth--;
+	}
+	return true;
+}
+
+/*
+ * gw_parse_retry_hint
+ *		A retry hint header (digits, in units of unit_ms) in milliseconds,
+ *		saturating at PG_INT64_MAX; -1 when absent, negative or not a
+ *		number (an HTTP date included: then our own backoff applies).
+ */
+int64
+gw_parse_retry_hint(const char *v, int64 unit_ms)
+{
+	int64		n = 0;
+	const char *p = v;
+
+	if (v == NULL)
+		return -1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++)
+	{
+		if (pg_mul_s64_overflow(n, 10, &n) ||
+			pg_add_s64_overflow(n, *p - '0', &n))
+			return PG_INT64_MAX;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '\0')
+		return -1;
+	if (pg_mul_s64_overflow(n, unit_ms, &n))
+		return PG_INT64_MAX;
+	return n;
+}
+
+/*
  * gw_json_parse
- *		The body as jsonb, or NULL when it is not valid JSON (or not
- *		storable as jsonb, such as a \u0000 escape).  Never throws.
+ *		The body as jsonb, or NULL when it is not valid JSON, nests deeper
+ *		than GW_JSON_MAX_DEPTH, or is not storable as jsonb (such as a
+ *		\u0000 escape).  The body must be valid text (gw_clean_body).
+ *		Never throws for anything a provider can send.
  */
 Jsonb *
 gw_json_parse(const char *body, int len)
@@ -153,7 +321,8 @@ gw_json_parse(const char *body, int len)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	Jsonb	   *result = NULL;
 
-	if (body == NULL || len == 0)
+	if (body == NULL || len == 0 || len > GW_RESPONSE_MAX ||
+		!gw_json_nesting_ok(body, len, GW_JSON_MAX_DEPTH))
 		return NULL;
 	lex = makeJsonLexContextCstringLen(unconstify(char *, body), len,
 									   GetDatabaseEncoding(), false);
@@ -265,14 +434,9 @@ gw_response_for_audit(const GwHttpResponse *resp, Jsonb *parsed)
 						 resp->body.len);
 	else
 	{
-		/* not JSON: keep a valid-UTF-8 prefix as a string */
-		int			n = Min(resp->body.len, 1024);
-		char	   *prefix;
-
-		n = pg_encoding_verifymbstr(PG_UTF8, resp->body.data, n);
-		prefix = pnstrdup(resp->body.data, n);
+		/* not JSON (or too deep): keep a clean prefix as a string */
 		appendStringInfoString(&buf, "{\"unparsable\": ");
-		escape_json(&buf, prefix);
+		escape_json(&buf, gw_clean_text(resp->body.data, resp->body.len, 1024));
 		appendStringInfo(&buf, ", \"bytes\": %d}", resp->body.len);
 	}
 	return buf.data;
@@ -285,13 +449,59 @@ gw_response_for_audit(const GwHttpResponse *resp, Jsonb *parsed)
 void
 gw_transport_outcome(const GwHttpResponse *resp, GwOutcome *out)
 {
+	bool		tls = false;
+
+	switch (resp->curl_code)
+	{
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CRL_BADFILE:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+			tls = true;
+			break;
+		default:
+			break;
+	}
 	out->verdict = GW_VERDICT_RETRY;
 	out->error_code = pstrdup(resp->too_large ? "ResponseTooLarge" :
+							  tls ? "TLSVerificationFailed" :
 							  resp->curl_code == CURLE_OPERATION_TIMEDOUT ? "Timeout" : "TransportError");
-	out->error_message = pstrdup(resp->curl_error ? resp->curl_error :
-								 "no answer");
-	if (resp->too_large)
+	out->error_message = gw_clean_text(resp->curl_error ? resp->curl_error :
+									   "no answer", -1, GW_MESSAGE_MAX);
+	/* a peer we cannot trust is a configuration error: retrying won't help */
+	if (resp->too_large || tls)
 		out->verdict = GW_VERDICT_FAIL;
+}
+
+/*
+ * gw_bound_outcome
+ *		Every provider text of an outcome made valid and bounded, before it
+ *		is stored or put in a message.  The stored response keeps its own
+ *		bound (GW_RESPONSE_KEEP); with recheck_response (secrets were masked
+ *		in it) it is checked to still be valid JSON.
+ */
+void
+gw_bound_outcome(GwOutcome *out, bool recheck_response)
+{
+	out->error_code = gw_clean_text(out->error_code, -1, GW_FIELD_MAX);
+	out->error_message = gw_clean_text(out->error_message, -1, GW_MESSAGE_MAX);
+	out->request_id = gw_clean_text(out->request_id, -1, GW_FIELD_MAX);
+	out->job_id = gw_clean_text(out->job_id, -1, GW_FIELD_MAX);
+	out->instance_status = gw_clean_text(out->instance_status, -1, GW_FIELD_MAX);
+	out->instance_spec = gw_clean_text(out->instance_spec, -1, GW_FIELD_MAX);
+	if (recheck_response && out->response_json &&
+		gw_json_parse(out->response_json, strlen(out->response_json)) == NULL)
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, "{\"unparsable\": ");
+		escape_json(&buf, gw_clean_text(out->response_json, -1, 1024));
+		appendStringInfoChar(&buf, '}');
+		out->response_json = buf.data;
+	}
 }
 
 /* text with every occurrence of secret replaced by "***" (NULL-safe) */
@@ -321,13 +531,15 @@ scrub_one(char *text, const char *secret)
  *		Mask every secret of creds (and a cached IAM token) that a provider
  *		echoed back in what is kept of its answer: Alibaba's
  *		SignatureDoesNotMatch message, for one, quotes the canonical request
- *		with the signed STS token in it.
+ *		with the signed STS token in it.  Returns whether the stored
+ *		response was changed.
  */
-void
+bool
 gw_scrub_outcome(GwOutcome *out, const GwCreds *creds, const char *iam_token)
 {
 	const char *secrets[5];
 	int			i;
+	char	   *response = out->response_json;
 
 	secrets[0] = creds->secret;
 	secrets[1] = creds->security_token;
@@ -340,6 +552,7 @@ gw_scrub_outcome(GwOutcome *out, const GwCreds *creds, const char *iam_token)
 		out->error_message = scrub_one(out->error_message, secrets[i]);
 		out->response_json = scrub_one(out->response_json, secrets[i]);
 	}
+	return out->response_json != response;
 }
 
 /*

@@ -55,6 +55,7 @@ typedef struct GwJob
 	int			slot;			/* shared-memory slot of a sync caller, or -1 */
 	uint64		ticket;
 	GwCall		call;
+	char	   *server_name;	/* as recorded in the row */
 	GwServer   *server;
 	GwCreds    *creds;
 	GwOp		op;				/* what the next attempt sends */
@@ -67,6 +68,10 @@ typedef struct GwJob
 	char	   *track_state;	/* tracking: the instance as seen (JSON) */
 	int			poll_ms;		/* when the next poll goes, once written */
 	int			attempts;		/* resize attempts made, all runs */
+	int			reserved;		/* attempts committed to the row: a resize
+								 * attempt leaves only once counted there */
+	bool		reserve_pending;	/* the next attempt waits for that commit */
+	bool		vanished;		/* the row left 'sending' (gw_cancel) */
 	int			run_attempts;	/* ... in this run of the worker */
 	int			aux_attempts;	/* IAM and instance queries made */
 	bool		token_refreshed;
@@ -252,6 +257,29 @@ token_forget(GwTokenEntry *e)
 	e->token = NULL;
 }
 
+/*
+ * gw_clamp_refresh
+ *		When to refresh a credential that expires at expires (0 or not
+ *		finite: unknown): five minutes before, but never sooner than 30 s
+ *		from now (a credential that claims to be expired is used once, not
+ *		fetched again for every call) and never later than 24 hours.  No
+ *		arithmetic here can overflow, whatever a provider claims.
+ */
+static TimestampTz
+gw_clamp_refresh(TimestampTz expires, TimestampTz now)
+{
+	TimestampTz lo = now + 30 * USECS_PER_SEC;
+	TimestampTz hi = now + 24 * 3600 * USECS_PER_SEC;
+
+	if (expires == 0 || TIMESTAMP_NOT_FINITE(expires))
+		return now + 3600 * USECS_PER_SEC;	/* unknown: an hour */
+	if (expires <= lo + 300 * USECS_PER_SEC)
+		return lo;
+	if (expires >= hi + 300 * USECS_PER_SEC)
+		return hi;
+	return expires - 300 * USECS_PER_SEC;
+}
+
 /* expires_at "2026-11-23T05:20:49.123000Z"; refresh 5 minutes before it */
 static TimestampTz
 token_refresh_at(const char *expires_at)
@@ -277,9 +305,7 @@ token_refresh_at(const char *expires_at)
 		}
 		PG_END_TRY();
 	}
-	if (t == 0)					/* no usable expiry: keep it an hour */
-		t = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 3600 * 1000);
-	return TimestampTzPlusMilliseconds(t, -300 * 1000);
+	return gw_clamp_refresh(t, GetCurrentTimestamp());
 }
 
 /* ---- rate limits ---- */
@@ -324,15 +350,42 @@ job_finish(GwJob *job, const char *status)
 	job->final_status = status;
 }
 
+/*
+ * backoff_ms
+ *		Exponential backoff with full jitter, capped at BACKOFF_CAP_MS, but
+ *		never sooner than the provider asked (a hint is honoured up to
+ *		GW_RETRY_HINT_MAX_MS; longer ones end the call before we get here).
+ */
 static long
 backoff_ms(GwJob *job, int attempt)
 {
 	double		cap = Min((double) BACKOFF_CAP_MS,
-						  (double) BACKOFF_BASE_MS * pow(2.0, attempt - 1));
+						  (double) BACKOFF_BASE_MS * pow(2.0, Min(Max(attempt, 1), 30) - 1));
 	long		ms = (long) (pg_prng_double(&pg_global_prng_state) * cap);
 
-	/* full jitter, but never sooner than the provider asked */
-	return Max(ms, (long) job->out.retry_after_ms);
+	return Max(ms, (long) Min(job->out.retry_after_ms, (int64) GW_RETRY_HINT_MAX_MS));
+}
+
+/*
+ * hint_too_long
+ *		The provider asked to be retried later than we wait: the outcome's
+ *		code becomes RetryAfterTooLong (SQLSTATE 53400 for the caller) and
+ *		its message keeps the provider's code, message and hint.
+ */
+static bool
+hint_too_long(GwJob *job)
+{
+	GwOutcome  *o = &job->out;
+
+	if (o->retry_after_ms <= GW_RETRY_HINT_MAX_MS)
+		return false;
+	o->error_message = psprintf("%s: %s; the provider asked to be retried after %lld ms, longer than the %d ms gwresize waits",
+								o->error_code ? o->error_code : "error",
+								o->error_message ? o->error_message : "no message",
+								(long long) o->retry_after_ms, GW_RETRY_HINT_MAX_MS);
+	o->error_code = pstrdup("RetryAfterTooLong");
+	o->verdict = GW_VERDICT_FAIL;
+	return true;
 }
 
 /* schedule the job's next attempt after a backoff, and show it */
@@ -393,7 +446,7 @@ judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
 	}
 	if (op == GW_OP_IAM_TOKEN)
 		te->fetching = false;
-	if (job->out.verdict == GW_VERDICT_RETRY &&
+	if (job->out.verdict == GW_VERDICT_RETRY && !hint_too_long(job) &&
 		job->aux_attempts <= job->server->max_retries)
 	{
 		job_retry_later(job, job->aux_attempts);
@@ -442,6 +495,7 @@ judge_track(GwJob *job)
 	StringInfoData st;
 
 	if (o->verdict == GW_VERDICT_RETRY &&
+		o->retry_after_ms <= GW_RETRY_HINT_MAX_MS &&
 		job->aux_attempts <= job->server->max_retries)
 	{
 		job_retry_later(job, job->aux_attempts);
@@ -511,37 +565,59 @@ judge_track(GwJob *job)
 	job_finish(job, "tracked");
 }
 
+/*
+ * judge_answer
+ *		Judge resp into job->out under error recovery: the body is made
+ *		valid text first, and an ERROR while reading it (anything a hostile
+ *		answer could still provoke) becomes the outcome MalformedResponse,
+ *		retryable, instead of ending the worker.  Runs outside a transaction
+ *		and only allocates memory, so no cleanup beyond the error state is
+ *		needed.
+ */
 static void
-transfer_done(GwTransfer *t, void *arg)
+judge_answer(GwJob *job, GwHttpResponse *resp, GwOp op)
 {
-	GwJob	   *job = (GwJob *) arg;
-	GwHttpResponse *resp = gw_http_response(t);
-	MemoryContext old = MemoryContextSwitchTo(job->cxt);
-	GwOp		op = job->op;
-	char	   *request_json = job->out.request_json;
-	GwTokenEntry *te = NULL;
+	MemoryContext cxt = CurrentMemoryContext;
 
-	gw_judge(job->call.provider, resp, op, &job->out);
-	job->out.request_json = request_json;
-	job->http_status = resp->http_status;
-	gw_http_release(t);
-	job->xfer = NULL;
+	PG_TRY();
+	{
+		gw_clean_body(&resp->body);
+		gw_judge(job->call.provider, resp, op, &job->out);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
 
-	if (job->creds->kind == GW_AUTH_PASSWORD)
-		te = token_entry(job->server->serverid, job->call.userid);
-	/* nothing kept of an answer may quote a secret back */
-	gw_scrub_outcome(&job->out, job->creds, te ? te->token : NULL);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		memset(&job->out, 0, sizeof(GwOutcome));
+		job->out.verdict = GW_VERDICT_RETRY;
+		job->out.error_code = pstrdup("MalformedResponse");
+		job->out.error_message = psprintf("the answer (HTTP %ld, %d bytes) could not be read: %s",
+										  resp->http_status, resp->body.len,
+										  edata->message);
+		job->out.request_id = resp->request_id;
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
 
+/*
+ * next_step
+ *		Decide what follows an answer to the job's request.
+ */
+static void
+next_step(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
+{
 	if (job->tracking && op == GW_OP_DESCRIBE)
 	{
 		judge_track(job);
-		MemoryContextSwitchTo(old);
 		return;
 	}
 	if (op != GW_OP_RESIZE)
 	{
 		judge_aux(job, op, resp, te);
-		MemoryContextSwitchTo(old);
 		return;
 	}
 
@@ -563,16 +639,18 @@ transfer_done(GwTransfer *t, void *arg)
 				job_finish(job, "failed");
 			break;
 		case GW_VERDICT_RETRY:
-			if (job->run_attempts <= job->server->max_retries)
+			if (hint_too_long(job))
+				job_finish(job, "failed");
+			else if (job->run_attempts <= job->server->max_retries)
 			{
 				/*
-				 * A Huawei POST is not idempotent: after a 5xx, or a transport
-				 * failure once the request left, look at the instance before
-				 * sending it again.
+				 * A Huawei POST is not idempotent: after any answer but a
+				 * 429 (a 5xx, a 2xx without the documented body), or a
+				 * transport failure once the request left, look at the
+				 * instance before sending it again.
 				 */
-				if (job->call.provider == GW_HUAWEI &&
-					((resp->curl_code != 0 && resp->sent) ||
-					 resp->http_status >= 500))
+				if (job->call.provider == GW_HUAWEI && resp->sent &&
+					resp->http_status != 429)
 					job->op = GW_OP_DESCRIBE;
 				job_retry_later(job, job->run_attempts);
 			}
@@ -593,6 +671,61 @@ transfer_done(GwTransfer *t, void *arg)
 				job_finish(job, "failed");
 			break;
 	}
+}
+
+/*
+ * transfer_done
+ *		A transfer of the job ended: judge the answer, mask echoed secrets,
+ *		bound every text, decide the next step.  Nothing here may end the
+ *		worker: an unexpected ERROR leaves a resize 'unknown' (to be
+ *		reconciled) and a poll to be made again.
+ */
+static void
+transfer_done(GwTransfer *t, void *arg)
+{
+	GwJob	   *job = (GwJob *) arg;
+	GwHttpResponse *resp = gw_http_response(t);
+	MemoryContext old = MemoryContextSwitchTo(job->cxt);
+	GwOp		op = job->op;
+	char	   *request_json = job->out.request_json;
+
+	job->http_status = resp->http_status;
+	job->xfer = NULL;
+	PG_TRY();
+	{
+		GwTokenEntry *te = NULL;
+		bool		masked;
+
+		judge_answer(job, resp, op);
+		job->out.request_json = request_json;
+		gw_http_release(t);
+
+		if (job->creds->kind == GW_AUTH_PASSWORD)
+			te = token_entry(job->server->serverid, job->call.userid);
+		/* nothing kept of an answer may quote a secret back */
+		masked = gw_scrub_outcome(&job->out, job->creds, te ? te->token : NULL);
+		gw_bound_outcome(&job->out, masked);
+		next_step(job, op, resp, te);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(job->cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		gw_http_release(t);
+		memset(&job->out, 0, sizeof(GwOutcome));
+		job->out.request_json = request_json;
+		job->out.error_code = pstrdup("InternalError");
+		job->out.error_message = gw_clean_text(edata->message, -1, GW_MESSAGE_MAX);
+		FreeErrorData(edata);
+		if (job->tracking)
+			job->track_status = NULL;	/* poll again later */
+		job_finish(job, job->tracking ? "tracked" :
+				   op == GW_OP_RESIZE && resp->sent ? "unknown" : "failed");
+	}
+	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 }
 
@@ -628,6 +761,19 @@ start_attempt(GwJob *job)
 			job->op_after_token = job->op;
 			job->op = GW_OP_IAM_TOKEN;
 		}
+	}
+
+	/*
+	 * A resize attempt leaves only once it is counted in its committed row
+	 * (write_outcomes commits the count, and finds out whether the row was
+	 * cancelled or its server or mapping changed meanwhile): a call whose
+	 * answer could end the worker is retried a bounded number of times.
+	 */
+	if (job->op == GW_OP_RESIZE && job->attempts >= job->reserved)
+	{
+		job->reserve_pending = true;
+		MemoryContextSwitchTo(old);
+		return;
 	}
 
 	/* the rate limit counts what reaches the gateway, not IAM */
@@ -683,14 +829,17 @@ job_new(void)
 
 /*
  * job_setup
- *		Resolve the job's server and credentials, and for a new call
- *		(insert true) write its 'sending' row.  Runs in a subtransaction:
+ *		Resolve the job's server (by the name recorded in its row, when
+ *		known), role, credentials and the right to use them, and for a new
+ *		call (insert true) write its 'sending' row.  Done when a job is
+ *		claimed and again before each further resize attempt, so a dropped
+ *		server or mapping, a revoked USAGE or an altered server take effect
+ *		on calls already in the worker's hands.  Runs in a subtransaction:
  *		a call that cannot proceed spoils no other.  Returns NULL, or the
  *		error (in the caller's context).
  */
 static ErrorData *
-job_setup(GwJob *job, bool insert, const char *server_name,
-		  const char *requested_by)
+job_setup(GwJob *job, bool insert, const char *requested_by)
 {
 	MemoryContext txcxt = CurrentMemoryContext;
 	ResourceOwner txowner = CurrentResourceOwner;
@@ -700,19 +849,25 @@ job_setup(GwJob *job, bool insert, const char *server_name,
 	MemoryContextSwitchTo(job->cxt);
 	PG_TRY();
 	{
-		if (server_name)
+		if (job->server_name)
 		{
-			ForeignServer *fs = GetForeignServerByName(server_name, true);
+			ForeignServer *fs = GetForeignServerByName(job->server_name, true);
 
 			if (fs == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_OBJECT),
-						 errmsg("server \"%s\" no longer exists", server_name)));
+						 errmsg("server \"%s\" no longer exists", job->server_name)));
 			job->call.serverid = fs->serverid;
 		}
+		else if (GetForeignServerExtended(job->call.serverid, FSV_MISSING_OK) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("the server of the call no longer exists")));
 		if (requested_by)
 			job->call.userid = get_role_oid(requested_by, false);
 		job->server = gw_get_server(job->call.serverid);
+		job->server_name = job->server->name;
+		gw_check_server(job->server, job->call.provider, job->call.userid);
 		job->creds = gw_get_creds(job->server, job->call.userid);
 		if (insert)
 			job->audit_id = gw_audit_insert(&job->call, job->server, "sending",
@@ -733,6 +888,28 @@ job_setup(GwJob *job, bool insert, const char *server_name,
 	}
 	PG_END_TRY();
 	return edata;
+}
+
+/*
+ * not_sent
+ *		The job ends 'failed' without (another) attempt, for the reason in
+ *		edata: its server, mapping or privilege is gone.
+ */
+static void
+not_sent(GwJob *job, ErrorData *edata)
+{
+	MemoryContext old = MemoryContextSwitchTo(job->cxt);
+	char	   *request_json = job->out.request_json;
+
+	memset(&job->out, 0, sizeof(GwOutcome));
+	job->out.request_json = request_json;	/* what was sent before, if any */
+	job->out.verdict = GW_VERDICT_FAIL;
+	job->out.error_code = pstrdup(edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE ?
+								  "PermissionDenied" : "NotSent");
+	job->out.error_message = pstrdup(edata->message);
+	job->http_status = 0;
+	job_finish(job, "failed");
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -772,7 +949,7 @@ claim_calls(void)
 		job->slot = claimed[i];
 		job->ticket = slot->ticket;
 		memcpy(&job->call, &slot->call, sizeof(GwCall));
-		edata = job_setup(job, true, NULL, NULL);
+		edata = job_setup(job, true, NULL);
 		if (edata)
 		{
 			reply(claimed[i], job->ticket, 0, edata->sqlerrcode, edata->message);
@@ -780,6 +957,7 @@ claim_calls(void)
 			MemoryContextDelete(job->cxt);
 			continue;
 		}
+		job->reserved = 1;		/* the insert counted the first attempt */
 		dlist_push_tail(&recorded, &job->node);
 	}
 	tx_commit();
@@ -814,11 +992,14 @@ claim_rows(ClaimKind kind, int room)
 	bool		reconcile = kind == CLAIM_UNKNOWN;
 	int			n,
 				i;
-	dlist_head	claimed = DLIST_STATIC_INIT(claimed);
-	dlist_mutable_iter it;
+	GwJob	  **claimed;
+	char	  **requested_by;
 
 	if (room <= 0)
 		return 0;
+	/* in the caller's context: they outlive the transaction */
+	claimed = palloc0(sizeof(GwJob *) * room);
+	requested_by = palloc0(sizeof(char *) * room);
 	tx_begin(kind == CLAIM_UNKNOWN ? "gwresize: reconciling interrupted calls" :
 			 kind == CLAIM_TRACK ? "gwresize: tracking accepted resizes" :
 			 "gwresize: claiming queued calls");
@@ -829,32 +1010,23 @@ claim_rows(ClaimKind kind, int room)
 	}
 	n = kind == CLAIM_TRACK ? gw_audit_claim_tracking(room) :
 		gw_audit_claim(reconcile, room);
-	if (kind == CLAIM_TRACK)
-	{
-		/* the claimed rows are leased; when is the next one due? */
-		SPITupleTable *claimed_rows = SPI_tuptable;
-		uint64		nclaimed = SPI_processed;
 
-		next_track = gw_audit_next_poll();
-		if (next_track == 0)
-			next_track = DT_NOEND;	/* nothing tracked */
-		SPI_tuptable = claimed_rows;
-		SPI_processed = nclaimed;
-	}
+	/*
+	 * Copy every claimed row out of SPI's result before anything else runs
+	 * a statement: the writes below replace SPI_tuptable.
+	 */
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		GwJob	   *job = job_new();
-		ErrorData  *edata;
 		char	   *v;
 		MemoryContext old = MemoryContextSwitchTo(job->cxt);
-		char	   *server_name = SPI_getvalue(tup, desc, 3);
-		char	   *requested_by = SPI_getvalue(tup, desc, 10);
 
 		job->audit_id = atoll(SPI_getvalue(tup, desc, 1));
 		job->call.provider = strcmp(SPI_getvalue(tup, desc, 2), "aliyun") == 0 ?
 			GW_ALIYUN : GW_HUAWEI;
+		job->server_name = SPI_getvalue(tup, desc, 3);
 		strlcpy(job->call.instance_id, SPI_getvalue(tup, desc, 4), GW_ID_MAXLEN + 1);
 		strlcpy(job->call.spec, SPI_getvalue(tup, desc, 5), GW_SPEC_MAXLEN + 1);
 		strlcpy(job->call.action, SPI_getvalue(tup, desc, 6), sizeof(job->call.action));
@@ -862,11 +1034,36 @@ claim_rows(ClaimKind kind, int room)
 		job->call.skip_wait_switch = strcmp(SPI_getvalue(tup, desc, 8), "t") == 0;
 		if ((v = SPI_getvalue(tup, desc, 9)) != NULL)
 			strlcpy(job->call.token, v, GW_TOKEN_MAXLEN + 1);
+		requested_by[i] = SPI_getvalue(tup, desc, 10);
 		job->call.async = strcmp(SPI_getvalue(tup, desc, 11), "t") == 0;
-		job->attempts = atoi(SPI_getvalue(tup, desc, 12));
-		MemoryContextSwitchTo(old);
 
-		edata = job_setup(job, false, server_name, requested_by);
+		/*
+		 * attempts as committed by the claim, which counted the first
+		 * attempt of a queued row
+		 */
+		job->reserved = atoi(SPI_getvalue(tup, desc, 12));
+		job->attempts = job->reserved - (kind == CLAIM_QUEUED ? 1 : 0);
+		if ((v = SPI_getvalue(tup, desc, 13)) != NULL)
+			job->answered_age_ms = atoll(v);	/* track: since accepted;
+												 * unknown: since sent */
+		if (kind == CLAIM_TRACK && (v = SPI_getvalue(tup, desc, 14)) != NULL)
+			job->seen_status = v;
+		MemoryContextSwitchTo(old);
+		claimed[i] = job;
+	}
+	if (kind == CLAIM_TRACK)
+	{
+		/* the claimed rows are leased; when is the next one due? */
+		next_track = gw_audit_next_poll();
+		if (next_track == 0)
+			next_track = DT_NOEND;	/* nothing tracked */
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		GwJob	   *job = claimed[i];
+		ErrorData  *edata = job_setup(job, false, requested_by[i]);
+
 		if (edata && kind == CLAIM_TRACK)
 		{
 			/* cannot poll (server or role gone): the resize's end is unknown */
@@ -874,34 +1071,35 @@ claim_rows(ClaimKind kind, int room)
 						   "NotTracked", edata->message);
 			FreeErrorData(edata);
 			MemoryContextDelete(job->cxt);
+			claimed[i] = NULL;
 			continue;
 		}
 		if (edata)
 		{
-			job->out.error_code = pstrdup("NotSent");
-			job->out.error_message = MemoryContextStrdup(job->cxt, edata->message);
+			not_sent(job, edata);
 			FreeErrorData(edata);
 			gw_audit_finish_call(job->audit_id, "failed", job->attempts, 0, &job->out, 0);
 			MemoryContextDelete(job->cxt);
+			claimed[i] = NULL;
 			continue;
 		}
 		if (kind == CLAIM_TRACK)
 		{
 			job->tracking = true;
 			job->op = GW_OP_DESCRIBE;
-			job->answered_age_ms = atoll(SPI_getvalue(tup, desc, 13));
-			if ((v = SPI_getvalue(tup, desc, 14)) != NULL)
-				job->seen_status = MemoryContextStrdup(job->cxt, v);
 		}
 		else if (reconcile)
 		{
 			job->reconciling = true;
 			if (job->attempts >= MAX_RECONCILE_ATTEMPTS)
 			{
+				job->out.verdict = GW_VERDICT_FAIL;
 				job->out.error_code = pstrdup("Unresolved");
-				job->out.error_message = pstrdup("the call was interrupted too many times to be resolved");
+				job->out.error_message = psprintf("the call was interrupted %d times (the worker stopped while it was in flight) and is not tried again",
+												  job->attempts);
 				gw_audit_finish_call(job->audit_id, "failed", job->attempts, 0, &job->out, 0);
 				MemoryContextDelete(job->cxt);
+				claimed[i] = NULL;
 				continue;
 			}
 			/* Alibaba: re-send with the same Token; Huawei: look first */
@@ -912,23 +1110,31 @@ claim_rows(ClaimKind kind, int room)
 			 * Not before the interrupted attempt could still be under way at
 			 * the provider: its per-attempt limit, and a second, after it left.
 			 */
-			if ((v = SPI_getvalue(tup, desc, 13)) != NULL)
 			{
-				int64		wait_ms = job->server->timeout_ms + 1000 - atoll(v);
+				int64		wait_ms = job->server->timeout_ms + 1000 - job->answered_age_ms;
 
 				if (wait_ms > 0)
+				{
+					GwOutcome	o;
+
 					job->next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 															   wait_ms);
+					/* show when it is resolved */
+					memset(&o, 0, sizeof(o));
+					o.error_code = "WorkerRestarted";
+					o.error_message = "the worker stopped while the call was in flight; it is resolved once that attempt cannot be under way any more";
+					gw_audit_note_retry(job->audit_id, job->attempts, job->next_at, &o);
+				}
 			}
 		}
-		dlist_push_tail(&claimed, &job->node);
 	}
 	tx_commit();
 
-	dlist_foreach_modify(it, &claimed)
+	for (i = 0; i < n; i++)
 	{
-		dlist_delete(it.cur);
-		dlist_push_tail(&jobs, it.cur);
+		if (claimed[i] == NULL)
+			continue;
+		dlist_push_tail(&jobs, &claimed[i]->node);
 		njobs++;
 		if (kind == CLAIM_TRACK)
 			ntracking++;
@@ -947,6 +1153,7 @@ start_due(void)
 	dlist_iter	it;
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz next = 0;
+	bool		waiting = false;
 
 	dlist_foreach(it, &jobs)
 	{
@@ -956,10 +1163,16 @@ start_due(void)
 			continue;
 		if (job->next_at <= now)
 			start_attempt(job);
-		if (!job->finished && !job->xfer && (next == 0 || job->next_at < next))
+		if (job->finished || job->xfer)
+			continue;
+		/* waiting for its attempt to be counted: go again at once */
+		if (job->reserve_pending)
+			job->next_at = now;
+		if (!waiting || job->next_at < next)
 			next = job->next_at;
+		waiting = true;
 	}
-	if (next == 0)
+	if (!waiting)
 		return -1;
 	return Max(0, (long) ((next - now + 999) / 1000));
 }
@@ -979,18 +1192,43 @@ write_outcomes(void)
 	{
 		GwJob	   *job = dlist_container(GwJob, node, it.cur);
 
-		if (job->finished || job->retry_noted)
+		if (job->finished || job->retry_noted || job->reserve_pending)
 			any = true;
 	}
 	if (!any)
 		return;
 
 	tx_begin("gwresize: recording outcomes");
+
+	/*
+	 * Resize attempts about to leave: count each in its row, unless the
+	 * server, mapping or privilege it needs is gone, or the row was
+	 * cancelled while it waited.
+	 */
+	dlist_foreach_modify(it, &jobs)
+	{
+		GwJob	   *job = dlist_container(GwJob, node, it.cur);
+		ErrorData  *edata;
+
+		if (!job->reserve_pending || job->finished)
+			continue;
+		if ((edata = job_setup(job, false, NULL)) != NULL)
+		{
+			not_sent(job, edata);
+			FreeErrorData(edata);
+		}
+		else if (!gw_audit_reserve(job->audit_id, job->attempts + 1))
+		{
+			job->vanished = true;
+			job_finish(job, NULL);
+		}
+	}
+
 	dlist_foreach_modify(it, &jobs)
 	{
 		GwJob	   *job = dlist_container(GwJob, node, it.cur);
 
-		if (job->finished)
+		if (job->finished && !job->vanished)
 		{
 			job->poll_ms = poll_delay_ms(job->server);
 			if (job->tracking)
@@ -1001,7 +1239,7 @@ write_outcomes(void)
 				gw_audit_finish_call(job->audit_id, job->final_status, job->attempts,
 									 job->http_status, &job->out, job->poll_ms);
 		}
-		else if (job->retry_noted)
+		else if (job->retry_noted && !job->finished)
 			gw_audit_note_retry(job->audit_id, job->attempts, job->next_at,
 								&job->out);
 		job->retry_noted = false;
@@ -1012,13 +1250,20 @@ write_outcomes(void)
 	{
 		GwJob	   *job = dlist_container(GwJob, node, it.cur);
 
+		if (job->reserve_pending && !job->finished)
+		{
+			/* counted: the attempt may leave now */
+			job->reserved = job->attempts + 1;
+			job->reserve_pending = false;
+		}
 		if (!job->finished)
 			continue;
 		if (job->slot >= 0)
 			reply(job->slot, job->ticket, job->audit_id, 0, NULL);
 		/* a poll was scheduled: make sure we wake for it */
-		if ((job->tracking && job->track_status == NULL) ||
-			(!job->tracking && strcmp(job->final_status, "accepted") == 0))
+		if (!job->vanished &&
+			((job->tracking && job->track_status == NULL) ||
+			 (!job->tracking && strcmp(job->final_status, "accepted") == 0)))
 		{
 			TimestampTz due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														  job->poll_ms);

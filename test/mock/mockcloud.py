@@ -81,10 +81,40 @@ HW_STATUS_CODES = {
     "ResizeTimeout": 44,
 }
 
+# hostile kinds answered with a normally framed (Content-Length) answer
+HOSTILE_SEND_KINDS = {"nested", "huge_fields", "nul", "bad_utf8", "retry_hint",
+                      "redirect", "html"}
+# hostile kinds that break HTTP framing: written by Handler._hostile, which
+# always closes the connection afterwards
+HOSTILE_WIRE_KINDS = {"lying_length", "endless", "info_storm", "http10"}
 FAULT_KINDS = {"latency", "hang", "status", "throttle", "malformed",
-               "oversized", "drop", "expire_token"}
+               "oversized", "drop", "expire_token"} | HOSTILE_SEND_KINDS | HOSTILE_WIRE_KINDS
+FAULT_INT_FIELDS = ("ms", "status", "bytes", "depth", "n", "max_bytes", "max_ms",
+                    "interval_ms", "chunk", "interim")
 FAULT_PROVIDERS = {"aliyun", "huawei", "iam", "any"}
 MALFORMED_BODY = b'{"RequestId": "abc", broken'
+
+# bounds and defaults of the hostile kinds
+DEFAULT_NEST_DEPTH = 15000
+MAX_NEST_DEPTH = 10_000_000             # 50 MB body
+DEFAULT_HUGE_FIELD = 900_000
+MAX_HUGE_FIELD = 32 * 1024 * 1024       # per field
+HUGE_HEADER_CAP = 60_000                # request-id header value of huge_fields
+LYING_LENGTH = 100_000                  # Content-Length announced by lying_length
+LYING_SENT = 100                        # body bytes it really sends
+DEFAULT_STREAM_BYTES = 64 * 1024 * 1024
+MAX_STREAM_BYTES = 1024 * 1024 * 1024
+DEFAULT_STREAM_MS = 60_000              # capped by MAX_HOLD_MS
+DEFAULT_STREAM_CHUNK = 16384
+MAX_STREAM_CHUNK = 1024 * 1024
+MAX_INTERVAL_MS = 60_000
+DEFAULT_STORM_N = 1000
+HOSTILE_WRITE_TIMEOUT_S = 30            # one-shot hostile writes (lying_length, http10)
+TLS_CLOSE_TIMEOUT_S = 0.5               # close_notify exchange after a hostile answer
+REDIRECT_LOCATION = "http://127.0.0.1:1/elsewhere"
+REDIRECT_BODY = b"<html><body>Moved</body></html>"
+HTML_BODY = b"<html><body>Service maintenance</body></html>"
+BAD_UTF8 = b"\xff\xfe" + b"\xc3\x28" + b"\x80" + b"\xc0\xaf"   # bad pair, bad 2nd byte, lone cont., overlong "/"
 
 LOG_FIELDS = ("seq", "t", "provider", "action", "method", "path", "instance_id",
               "spec", "token", "auth", "status", "code", "fault")
@@ -495,11 +525,13 @@ class Req:
 
 
 class Resp:
-    """kind: 'send' (status/headers/obj or raw), 'drop', 'hang' (hold_ms)."""
-    __slots__ = ("kind", "status", "headers", "obj", "raw", "code", "hold_ms")
+    """kind: 'send' (status/headers/obj or raw), 'drop', 'hang' (hold_ms),
+    'wire' (a framing-breaking hostile answer described by `plan`, written
+    by Handler._hostile; `status` is what gets logged)."""
+    __slots__ = ("kind", "status", "headers", "obj", "raw", "code", "hold_ms", "plan")
 
     def __init__(self, status=200, headers=None, obj=None, raw=None, code=None,
-                 kind="send", hold_ms=0):
+                 kind="send", hold_ms=0, plan=None):
         self.kind = kind
         self.status = status
         self.headers = headers if headers is not None else []
@@ -507,6 +539,10 @@ class Resp:
         self.raw = raw
         self.code = code
         self.hold_ms = hold_ms
+        self.plan = plan
+
+    def body_bytes(self):
+        return self.raw if self.raw is not None else json.dumps(self.obj).encode("utf-8")
 
 
 def _ali_rid():
@@ -528,6 +564,7 @@ class App:
         self.ali_keys = creds["aliyun_keys"]
         self.hw_aksk = creds["huawei_aksk"]
         self.lock = threading.Lock()
+        self.streams_open = 0           # hostile wire answers being written (not reset)
         self.reset()
 
     # ---- state ----------------------------------------------------------
@@ -559,6 +596,10 @@ class App:
             self.by_provider[rec["provider"]] = self.by_provider.get(rec["provider"], 0) + 1
             s = str(rec["status"])
             self.by_status[s] = self.by_status.get(s, 0) + 1
+
+    def stream_delta(self, d):
+        with self.lock:
+            self.streams_open += d
 
     def use_nonce(self, ak, nonce, now):
         key = (ak, nonce)
@@ -712,9 +753,22 @@ class App:
             return Resp(kind="drop", status=None), kind
         elif kind in ("status", "throttle", "expire_token", "malformed"):
             return self.fault_response(req, fault), kind
+        elif kind in HOSTILE_SEND_KINDS:
+            return self.hostile_response(req, fault), kind
+        elif kind in ("lying_length", "endless"):
+            return self.hostile_wire(req, fault), kind
+        elif kind == "info_storm" and int(fault.get("n", DEFAULT_STORM_N)) < 0:
+            plan = self._storm_plan(fault, None)       # never a final answer: not applied
+            return Resp(kind="wire", status=plan["interim"], plan=plan), kind
         resp = self.route(req)
         if kind == "oversized":
             self.pad(resp, int(fault.get("bytes", DEFAULT_OVERSIZE)))
+        elif kind == "http10":
+            resp = Resp(kind="wire", status=resp.status, code=resp.code,
+                        plan={"how": "http10", "final": resp})
+        elif kind == "info_storm":
+            resp = Resp(kind="wire", status=resp.status, code=resp.code,
+                        plan=self._storm_plan(fault, resp))
         return resp, kind
 
     def route(self, req):
@@ -797,6 +851,101 @@ class App:
                 extra.append(("Retry-After", str(int(fra)) if fra == int(fra) else str(fra)))
         e.headers = extra
         return self.error_resp(prov, req, e)
+
+    # ---- hostile kinds ------------------------------------------------------
+    @staticmethod
+    def _clamp(f, name, default, lo, hi):
+        return min(max(int(f.get(name, default)), lo), hi)
+
+    @staticmethod
+    def _rid_header(prov):
+        """(header name, fresh normal request id) for the provider."""
+        if prov == "aliyun":
+            return "x-acs-request-id", _ali_rid()
+        return "X-Request-Id", _hw_rid()
+
+    @staticmethod
+    def _err_bytes(prov, code, msg, rid):
+        """Provider-shaped error body with raw bytes put in verbatim (no escaping)."""
+        if prov == "aliyun":
+            return b'{"RequestId":"' + rid + b'","Code":"' + code + b'","Message":"' + msg + b'"}'
+        return (b'{"error_code":"' + code + b'","error_msg":"' + msg + b'","request_id":"' +
+                rid + b'"}')
+
+    def hostile_response(self, req, f):
+        """The hostile kinds that keep HTTP framing: a normal Resp with raw bytes."""
+        kind = f["kind"]
+        prov = req.provider
+        ridh, rid = self._rid_header(prov)
+        ctype = "application/json;charset=utf-8" if prov == "aliyun" else "application/json"
+        status = f.get("status")
+        if kind == "nested":
+            d = self._clamp(f, "depth", DEFAULT_NEST_DEPTH, 0, MAX_NEST_DEPTH)
+            return Resp(status or 200, [("Content-Type", "application/json"), (ridh, rid)],
+                        raw=b'{"a":' * d + b"1" + b"}" * d)
+        if kind == "huge_fields":
+            n = self._clamp(f, "bytes", DEFAULT_HUGE_FIELD, 0, MAX_HUGE_FIELD)
+            return Resp(status or 400,
+                        [("Content-Type", ctype), (ridh, "R" * min(n, HUGE_HEADER_CAP))],
+                        raw=self._err_bytes(prov, b"E" * n, b"M" * n, b"R" * n))
+        if kind == "nul":
+            z = b"\\u0000" if f.get("escaped") else b"\x00"
+            return Resp(status or 400, [("Content-Type", ctype), (ridh, rid)],
+                        raw=self._err_bytes(prov, b"Nul" + z + b"Code", b"before" + z + b"after",
+                                            rid.encode("ascii")))
+        if kind == "bad_utf8":
+            status = status or 400
+            if 200 <= status < 300:
+                raw = (b'{"RequestId":"RID-' + BAD_UTF8 + b'"}' if prov == "aliyun"
+                       else b'{"job_id":"JOB-' + BAD_UTF8 + b'"}')
+            else:
+                raw = self._err_bytes(prov, b"Bad" + BAD_UTF8 + b"Code",
+                                      b"message " + BAD_UTF8 + b" end", b"RID-" + BAD_UTF8)
+            return Resp(status, [("Content-Type", ctype),
+                                 (ridh, b"rid-\xff\xfe-" + rid.encode("ascii"))], raw=raw)
+        if kind == "retry_hint":
+            if prov == "aliyun":
+                e = ApiError(400, "Throttling.User", "Request was denied due to user flow control.",
+                             [("x-acs-retry-after", f["value"])])
+            else:
+                e = ApiError(429, "APIGW.0308", "The throttling threshold has been reached",
+                             [("Retry-After", f["value"])])
+            return self.error_resp(prov, req, e)
+        if kind == "redirect":
+            return Resp(status or 302, [("Content-Type", "text/html"),
+                                        ("Location", f.get("location", REDIRECT_LOCATION)),
+                                        (ridh, rid)], raw=REDIRECT_BODY)
+        # html
+        return Resp(status or 200, [("Content-Type", "text/html"), (ridh, rid)], raw=HTML_BODY)
+
+    def hostile_wire(self, req, f):
+        """lying_length / endless: framing-breaking answers, the call is not applied."""
+        prov = req.provider
+        ridh, rid = self._rid_header(prov)
+        hdrs = [("Content-Type", "application/json;charset=utf-8" if prov == "aliyun"
+                 else "application/json"), (ridh, rid)]
+        status = f.get("status") or 200
+        if f["kind"] == "lying_length":
+            key = b"RequestId" if prov == "aliyun" else b"request_id"
+            body = b'{"' + key + b'":"' + rid.encode("ascii") + b'","Padding":"'
+            body = (body + b"x" * LYING_SENT)[:LYING_SENT]
+            return Resp(kind="wire", status=status, headers=hdrs,
+                        plan={"how": "lying", "body": body})
+        return Resp(kind="wire", status=status, headers=hdrs, plan={
+            "how": "endless",
+            "max_bytes": self._clamp(f, "max_bytes", DEFAULT_STREAM_BYTES, 0, MAX_STREAM_BYTES),
+            "max_ms": self._clamp(f, "max_ms", DEFAULT_STREAM_MS, 0, MAX_HOLD_MS),
+            "chunk": self._clamp(f, "chunk", DEFAULT_STREAM_CHUNK, 1, MAX_STREAM_CHUNK),
+            "interval_ms": self._clamp(f, "interval_ms", 0, 0, MAX_INTERVAL_MS)})
+
+    def _storm_plan(self, f, final):
+        """info_storm: `final` is the normal answer (already applied) or None for n = -1."""
+        return {"how": "storm", "n": int(f.get("n", DEFAULT_STORM_N)),
+                "interim": int(f.get("interim", 102)),
+                "max_bytes": self._clamp(f, "max_bytes", DEFAULT_STREAM_BYTES, 0, MAX_STREAM_BYTES),
+                "max_ms": self._clamp(f, "max_ms", DEFAULT_STREAM_MS, 0, MAX_HOLD_MS),
+                "interval_ms": self._clamp(f, "interval_ms", 0, 0, MAX_INTERVAL_MS),
+                "strip": bool(f.get("strip_final_request_id")), "final": final}
 
     @staticmethod
     def pad(resp, nbytes):
@@ -1090,7 +1239,8 @@ class App:
                 with self.lock:
                     return 200, {"count": self.seq, "by_action": dict(self.by_action),
                                  "by_provider": dict(self.by_provider),
-                                 "by_status": dict(self.by_status)}
+                                 "by_status": dict(self.by_status),
+                                 "streams_open": self.streams_open}
             if name == "instances":
                 if method == "POST":
                     return self._ctl_set_instance(j)
@@ -1139,11 +1289,14 @@ class App:
             c["provider"] = prov
             c["count"] = int(r.get("count", 1))
             c["hits"] = 0
-            for k in ("ms", "status", "bytes"):
+            for k in FAULT_INT_FIELDS:
                 if k in c:
                     c[k] = int(c[k])
             if "retry_after" in c:
                 c["retry_after"] = float(c["retry_after"])
+            err = self._check_hostile_rule(c)
+            if err:
+                return 400, {"error": err}
             clean.append(c)
         with self.lock:
             for c in clean:
@@ -1152,6 +1305,35 @@ class App:
                 self.faults.append(c)
             n = len(self.faults)
         return 200, {"ok": True, "added": len(clean), "total": n}
+
+    @staticmethod
+    def _check_hostile_rule(c):
+        """Validates the fields of the hostile kinds; returns an error text or None."""
+        kind = c["kind"]
+        if kind not in HOSTILE_SEND_KINDS and kind not in HOSTILE_WIRE_KINDS:
+            return None
+        if "status" in c and not 100 <= c["status"] <= 999:
+            return "status must be 100..999"
+        if kind == "info_storm" and "interim" in c and not (
+                100 <= c["interim"] <= 199 and c["interim"] != 101):
+            return "interim must be a 1xx status other than 101"
+        for k in ("value", "location"):
+            if k not in c:
+                continue
+            v = c[k]
+            if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+                return "%s must be a string or a number" % k
+            v = str(v)
+            try:
+                v.encode("latin-1")
+            except UnicodeEncodeError:
+                return "%s must be ISO-8859-1" % k
+            if any(ch in v for ch in "\r\n\x00"):
+                return "%s must not contain CR, LF or NUL" % k
+            c[k] = v
+        if kind == "retry_hint" and "value" not in c:
+            return "retry_hint needs a value"
+        return None
 
     def _ctl_requests(self, q):
         since = int(q.pop("since", 0) or 0)
@@ -1262,6 +1444,21 @@ def _reason(status):
         return "Status"
 
 
+def _hline(k, v):
+    """One header line as bytes.  A bytes value goes out verbatim (hostile
+    kinds put invalid UTF-8 there), a str value as ISO-8859-1."""
+    if not isinstance(v, bytes):
+        v = str(v).encode("latin-1")
+    return k.encode("latin-1") + b": " + v + b"\r\n"
+
+
+def _status_line(status, version="HTTP/1.1"):
+    return ("%s %d %s\r\n" % (version, status, _reason(status))).encode("latin-1")
+
+
+_RID_HEADERS = ("x-acs-request-id", "x-request-id")
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mockcloud/1.0"
@@ -1336,19 +1533,164 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(status, {"error": msg})
 
     # -- I/O helpers --
+    def _head(self, status, headers, version="HTTP/1.1"):
+        """Status line, Server, Date and `headers`; no framing headers, no blank line."""
+        return b"".join([_status_line(status, version), b"Server: mockcloud/1.0\r\n",
+                         ("Date: %s\r\n" % _http_date()).encode("latin-1")] +
+                        [_hline(k, v) for k, v in headers])
+
     def _send(self, status, headers, body):
-        out = ["HTTP/1.1 %d %s\r\n" % (status, _reason(status)),
-               "Server: mockcloud/1.0\r\n",
-               "Date: %s\r\n" % _http_date()]
-        for k, v in headers:
-            out.append("%s: %s\r\n" % (k, v))
-        out.append("Content-Length: %d\r\n" % len(body))
-        out.append("Connection: %s\r\n\r\n" % ("close" if self.close_connection else "keep-alive"))
-        data = "".join(out).encode("latin-1") + body
+        data = b"".join([self._head(status, headers),
+                         b"Content-Length: %d\r\n" % len(body),
+                         b"Connection: close\r\n\r\n" if self.close_connection
+                         else b"Connection: keep-alive\r\n\r\n", body])
         try:
             self.wfile.write(data)
         except OSError:
             self.close_connection = True
+
+    # -- low-level writer for the framing-breaking hostile kinds --
+    def _wire(self, data, deadline):
+        """Writes raw bytes, giving up at `deadline` (monotonic).  False when the
+        write failed: the client went away, or stalled past the deadline."""
+        rem = deadline - time.monotonic()
+        if rem <= 0:
+            return False
+        try:
+            self.connection.settimeout(rem)
+            self.wfile.write(data)
+            return True
+        except (OSError, ValueError):
+            self.close_connection = True
+            return False
+
+    def _gone_within(self, seconds):
+        """Waits up to `seconds`; True as soon as the client closes its side."""
+        sock = self.connection
+        deadline = time.monotonic() + seconds
+        try:
+            sock.settimeout(0.05)
+            while True:
+                rem = deadline - time.monotonic()
+                if rem <= 0:
+                    return False
+                r, _, _ = select.select([sock], [], [], min(rem, 0.2))
+                if not r:
+                    continue
+                try:
+                    if not sock.recv(65536):
+                        return True
+                except (ssl.SSLWantReadError, TimeoutError):
+                    continue
+        except (OSError, ValueError):
+            return True
+
+    def _close_hostile(self):
+        """Ends the connection after a hostile answer.  Over TLS a close_notify
+        is sent first, so the end is clean at the TLS layer and only the HTTP
+        framing is wrong (or, for http10, right)."""
+        self.close_connection = True
+        sock = self.connection
+        if isinstance(sock, ssl.SSLSocket):
+            try:
+                sock.settimeout(TLS_CLOSE_TIMEOUT_S)
+                sock.unwrap()
+            except (OSError, ValueError):
+                pass
+        else:
+            try:
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def _hostile(self, resp):
+        app = self.server.app
+        app.stream_delta(1)
+        try:
+            plan = resp.plan
+            how = plan["how"]
+            if how == "lying":
+                head = self._head(resp.status, resp.headers) + b"Content-Length: %d\r\n\r\n" % (
+                    LYING_LENGTH)
+                self._wire(head + plan["body"], time.monotonic() + HOSTILE_WRITE_TIMEOUT_S)
+            elif how == "http10":
+                fin = plan["final"]
+                self._wire(self._head(fin.status, fin.headers, "HTTP/1.0") + b"\r\n" +
+                           fin.body_bytes(), time.monotonic() + HOSTILE_WRITE_TIMEOUT_S)
+            elif how == "endless":
+                self._endless(resp, plan)
+            else:
+                self._storm(plan)
+        finally:
+            self._close_hostile()
+            app.stream_delta(-1)
+
+    def _endless(self, resp, plan):
+        t0 = time.monotonic()
+        deadline = t0 + plan["max_ms"] / 1000.0
+        # the head always gets a chance (>= 1 s), so the logged status line went out
+        if not self._wire(self._head(resp.status, resp.headers) +
+                          b"Transfer-Encoding: chunked\r\n\r\n", max(deadline, t0 + 1.0)):
+            return
+        left, chunk, pause = plan["max_bytes"], plan["chunk"], plan["interval_ms"] / 1000.0
+        fill = b"x" * chunk
+        prefix = b'{"Padding":"'                      # the first chunk opens the JSON
+        data = prefix + fill[:max(chunk - len(prefix), 0)]
+        while left > 0:
+            data = data[:left]
+            if not self._wire(b"%x\r\n" % len(data) + data + b"\r\n", deadline):
+                return
+            left -= len(data)
+            data = fill
+            if pause and left > 0:
+                rem = deadline - time.monotonic()
+                if rem <= 0 or self._gone_within(min(pause, rem)):
+                    return
+        # bound reached: no last chunk, the answer never ends properly
+
+    def _storm(self, plan):
+        deadline = time.monotonic() + plan["max_ms"] / 1000.0
+        n, left = plan["n"], plan["max_bytes"]
+        pause = plan["interval_ms"] / 1000.0
+        line = _status_line(plan["interim"])
+        buf, buffered, i = [], 0, 0
+        complete = False
+        first = time.monotonic() + 1.0              # the first write always gets >= 1 s
+        while True:
+            if n >= 0 and i >= n:
+                complete = True
+                break
+            i += 1
+            blk = b"".join([line, b"x-acs-request-id: interim-%d\r\n" % i,
+                            b"X-Request-Id: interim-%d\r\n" % i,
+                            b"Retry-After: 999999\r\n\r\n"])
+            if len(blk) > left:
+                break                   # byte bound
+            left -= len(blk)
+            buf.append(blk)
+            buffered += len(blk)
+            if pause or buffered >= DEFAULT_STREAM_CHUNK:
+                if not self._wire(b"".join(buf), max(deadline, first)):
+                    return
+                first = 0
+                buf, buffered = [], 0
+                if pause:
+                    rem = deadline - time.monotonic()
+                    if rem <= 0 or self._gone_within(min(pause, rem)):
+                        return
+        if buf and not self._wire(b"".join(buf), max(deadline, first)):
+            return
+        fin = plan["final"]
+        if not complete or fin is None or time.monotonic() >= deadline:
+            return                      # a bound ended the storm: no final answer
+        hdrs = fin.headers
+        if plan["strip"]:
+            hdrs = [(k, v) for k, v in hdrs if k.lower() not in _RID_HEADERS]
+        body = fin.body_bytes()
+        self.close_connection = True
+        self._wire(b"".join([self._head(fin.status, hdrs), b"Content-Length: %d\r\n" % len(body),
+                             b"Connection: close\r\n\r\n", body]),
+                   max(deadline, time.monotonic() + 1.0))
 
     def _send_json(self, status, obj, headers=()):
         self._send(status, [("Content-Type", "application/json")] + list(headers),
@@ -1463,12 +1805,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        else:
-            body_out = resp.raw if resp.raw is not None else json.dumps(resp.obj).encode("utf-8")
+        elif resp.kind == "send":
+            body_out = resp.body_bytes()
         rec = {"seq": None, "t": t, "provider": req.provider, "action": req.action,
                "method": req.method, "path": path, "instance_id": req.instance_id,
                "spec": req.spec, "token": req.token, "auth": req.auth,
-               "status": resp.status if resp.kind == "send" else None,
+               "status": resp.status if resp.kind in ("send", "wire") else None,
                "code": resp.code, "fault": fault,
                "duration_ms": round((time.monotonic() - t0) * 1000.0, 3)}
         # logged before the answer goes out, so a client that got its answer
@@ -1476,6 +1818,8 @@ class Handler(BaseHTTPRequestHandler):
         app.record(rec)
         if body_out is not None:
             self._send(resp.status, resp.headers, body_out)
+        elif resp.kind == "wire":
+            self._hostile(resp)
         if app.verbose:
             sys.stderr.write("mockcloud: %s %s %s %s -> %s %s%s\n" % (
                 req.provider, req.action, req.method, path, rec["status"], rec["code"] or "",

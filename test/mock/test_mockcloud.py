@@ -834,6 +834,481 @@ class TestFaults(MockTestCase):
 
 
 # ---------------------------------------------------------------------------
+# 4b. hostile faults, checked on the wire with raw sockets
+# ---------------------------------------------------------------------------
+
+PROVS = ("aliyun", "huawei", "iam")
+COMBOS = [(p, tls) for p in PROVS for tls in (False, True)]
+BAD = b"\xff\xfe\xc3\x28\x80\xc0\xaf"
+ALI_RID = br"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}"
+HW_RID = br"[0-9a-f]{32}"
+
+
+def raw_req(prov, close=False):
+    """A minimal request that the mock classifies as `prov` (faults come before auth)."""
+    extra = b"Connection: close\r\n" if close else b""
+    if prov == "aliyun":
+        return b"POST /?Action=DescribeInstances HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n" + extra + b"\r\n"
+    if prov == "huawei":
+        return b"GET /v2/p/apigw/instances/h-raw HTTP/1.1\r\nHost: a\r\n" + extra + b"\r\n"
+    return (b"POST /v3/auth/tokens HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\n" + extra + b"\r\n{}")
+
+
+def raw_hw_resize(iid, spec="PROFESSIONAL", close=False):
+    body = json.dumps({"spec_id": spec}).encode()
+    return (b"POST /v2/%s/apigw/instances/%s/postpaid-resize HTTP/1.1\r\nHost: a\r\n"
+            b"X-Auth-Token: hw-static-token-0001\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n%s\r\n" % (PROJECT.encode(), iid.encode(), len(body),
+                                               b"Connection: close\r\n" if close else b"")) + body
+
+
+def raw_iam_ok():
+    body = json.dumps({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "domain": {"name": "testdomain"}, "name": "testuser", "password": "testPassword!1"}}},
+        "scope": {"project": {"id": PROJECT}}}}).encode()
+    return (b"POST /v3/auth/tokens HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)) + body
+
+
+def raw_open(tls, timeout=5, rcvbuf=None):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port(tls)))
+    if tls:
+        s = STATE["ctx"].wrap_socket(s, server_hostname="localhost")
+    return s
+
+
+def recv_all(s, cap=1 << 26):
+    """Reads until the peer closes.  how: 'eof' (clean: FIN, or TLS close_notify),
+    'abrupt' (reset / TLS EOF without close_notify) or 'cap'."""
+    out = bytearray()
+    while len(out) < cap:
+        try:
+            d = s.recv(1 << 16)
+        except (ssl.SSLEOFError, ConnectionResetError):
+            return bytes(out), "abrupt"
+        if not d:
+            return bytes(out), "eof"
+        out += d
+    return bytes(out), "cap"
+
+
+def parse_head(data):
+    """-> (status line, {lower name: raw value bytes}, header names in order, rest)."""
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    assert sep, data[:300]
+    lines = head.split(b"\r\n")
+    hdrs, names = {}, []
+    for ln in lines[1:]:
+        k, _, v = ln.partition(b":")
+        name = k.strip().lower().decode("latin-1")
+        names.append(name)
+        hdrs[name] = v.strip()
+    return lines[0], hdrs, names, rest
+
+
+def wire(req, tls):
+    """One exchange on a fresh connection, read until the mock closes."""
+    s = raw_open(tls)
+    try:
+        s.sendall(req)
+        data, how = recv_all(s)
+    finally:
+        s.close()
+    line, hdrs, names, body = parse_head(data)
+    return line, hdrs, names, body, how
+
+
+def dechunk(body):
+    """-> (payload, saw the last chunk)."""
+    out, pos = bytearray(), 0
+    while True:
+        nl = body.find(b"\r\n", pos)
+        if nl < 0:
+            return bytes(out), False
+        size = int(body[pos:nl], 16)
+        if size == 0:
+            return bytes(out), True
+        out += body[nl + 2:nl + 2 + size]
+        pos = nl + 2 + size + 2
+        if pos > len(body):
+            return bytes(out), False
+
+
+def streams_open():
+    return ctl("GET", "stats")["streams_open"]
+
+
+class TestHostileFaults(MockTestCase):
+    def rid_ok(self, prov, value):
+        self.assertRegex(value, b"^" + (ALI_RID if prov == "aliyun" else HW_RID) + b"$")
+
+    def rid_name(self, prov):
+        return "x-acs-request-id" if prov == "aliyun" else "x-request-id"
+
+    def framed(self, prov, tls, status_line, ctype=None):
+        """A well-framed answer: exact status line, Content-Length = body, no chunking."""
+        line, h, names, body, how = wire(raw_req(prov, close=True), tls)
+        self.assertEqual(line, status_line, (prov, tls))
+        self.assertEqual(int(h["content-length"]), len(body))
+        self.assertNotIn("transfer-encoding", h)
+        if ctype:
+            self.assertEqual(h["content-type"], ctype)
+        return h, body
+
+    def test_nested(self):
+        faults({"kind": "nested", "count": -1})
+        d = 15000
+        want = b'{"a":' * d + b"1" + b"}" * d
+        for prov, tls in COMBOS:
+            h, body = self.framed(prov, tls, b"HTTP/1.1 200 OK", b"application/json")
+            self.assertEqual(body, want)
+            self.rid_ok(prov, h[self.rid_name(prov)])
+        ctl("POST", "reset")
+        faults({"provider": "huawei", "kind": "nested", "depth": 3, "status": 503})
+        iid = uid()
+        line, h, _, body, _ = wire(raw_hw_resize(iid, close=True), False)
+        self.assertEqual((line, body), (b"HTTP/1.1 503 Service Unavailable", b'{"a":{"a":{"a":1}}}'))
+        self.assertIsNone(instance("huawei", iid))                 # not applied
+        # framing intact: the connection stays usable
+        faults({"provider": "huawei", "kind": "nested", "depth": 2})
+        s = raw_open(False)
+        try:
+            s.sendall(raw_req("huawei"))
+            data = b""
+            while b'{"a":{"a":1}}' not in data:
+                data += s.recv(65536)
+            s.sendall(b"GET /_mock/ping HTTP/1.1\r\nHost: a\r\n\r\n")
+            data = b""
+            while b'{"ok": true}' not in data:
+                data += s.recv(65536)
+        finally:
+            s.close()
+        rec = ctl("GET", "requests", query="fault=nested")
+        self.assertEqual([(r["status"], r["code"]) for r in rec], [(503, None), (200, None)])
+
+    def test_huge_fields(self):
+        faults({"kind": "huge_fields", "count": -1})
+        n = 900000
+        for prov, tls in COMBOS:
+            h, body = self.framed(prov, tls, b"HTTP/1.1 400 Bad Request")
+            self.assertEqual(h[self.rid_name(prov)], b"R" * 60000)
+            obj = json.loads(body)
+            keys = (("Code", "Message", "RequestId") if prov == "aliyun"
+                    else ("error_code", "error_msg", "request_id"))
+            self.assertEqual(sorted(obj), sorted(keys))
+            self.assertEqual([obj[k] for k in keys], ["E" * n, "M" * n, "R" * n])
+        ctl("POST", "reset")
+        faults({"provider": "aliyun", "kind": "huge_fields", "bytes": 5})
+        h, body = self.framed("aliyun", True, b"HTTP/1.1 400 Bad Request")
+        self.assertEqual((h["x-acs-request-id"], json.loads(body)),
+                         (b"RRRRR", {"RequestId": "RRRRR", "Code": "EEEEE", "Message": "MMMMM"}))
+
+    def test_nul_raw_and_escaped(self):
+        faults({"kind": "nul", "count": 6}, {"kind": "nul", "escaped": True, "count": -1})
+        for escaped in (False, True):
+            z = b"\\u0000" if escaped else b"\x00"
+            for prov, tls in COMBOS:
+                h, body = self.framed(prov, tls, b"HTTP/1.1 400 Bad Request")
+                rid = h[self.rid_name(prov)]
+                self.rid_ok(prov, rid)
+                if prov == "aliyun":
+                    want = (b'{"RequestId":"' + rid + b'","Code":"Nul' + z + b'Code","Message":"before' +
+                            z + b'after"}')
+                else:
+                    want = (b'{"error_code":"Nul' + z + b'Code","error_msg":"before' + z +
+                            b'after","request_id":"' + rid + b'"}')
+                self.assertEqual(body, want)
+                if escaped:
+                    obj = json.loads(body)
+                    self.assertEqual(obj.get("Code", obj.get("error_code")), "Nul\x00Code")
+                else:
+                    with self.assertRaises(ValueError):       # raw control byte: not JSON
+                        json.loads(body)
+
+    def test_bad_utf8(self):
+        faults({"kind": "bad_utf8", "count": 6})
+        for prov, tls in COMBOS:
+            h, body = self.framed(prov, tls, b"HTTP/1.1 400 Bad Request")
+            hv = h[self.rid_name(prov)]
+            self.assertTrue(hv.startswith(b"rid-\xff\xfe-"), hv)
+            self.rid_ok(prov, hv[len(b"rid-\xff\xfe-"):])
+            if prov == "aliyun":
+                want = (b'{"RequestId":"RID-' + BAD + b'","Code":"Bad' + BAD + b'Code","Message":"message ' +
+                        BAD + b' end"}')
+            else:
+                want = (b'{"error_code":"Bad' + BAD + b'Code","error_msg":"message ' + BAD +
+                        b' end","request_id":"RID-' + BAD + b'"}')
+            self.assertEqual(body, want)
+            with self.assertRaises(UnicodeDecodeError):
+                body.decode("utf-8")
+        # 2xx answers with bad bytes in a value
+        faults({"provider": "aliyun", "kind": "bad_utf8", "status": 200},
+               {"provider": "huawei", "action": "resize", "kind": "bad_utf8", "status": 202})
+        h, body = self.framed("aliyun", True, b"HTTP/1.1 200 OK")
+        self.assertEqual(body, b'{"RequestId":"RID-' + BAD + b'"}')
+        iid = uid()
+        line, h, _, body, _ = wire(raw_hw_resize(iid, close=True), True)
+        self.assertEqual((line, body), (b"HTTP/1.1 202 Accepted", b'{"job_id":"JOB-' + BAD + b'"}'))
+        self.assertTrue(h["x-request-id"].startswith(b"rid-\xff\xfe-"))
+        self.assertIsNone(instance("huawei", iid))                 # not applied
+
+    def test_lying_length(self):
+        faults({"kind": "lying_length", "count": -1})
+        for prov, tls in COMBOS:
+            line, h, names, body, how = wire(raw_req(prov), tls)   # keep-alive request
+            self.assertEqual(line, b"HTTP/1.1 200 OK")
+            self.assertEqual(h["content-length"], b"100000")
+            self.assertNotIn("transfer-encoding", h)
+            self.assertEqual(len(body), 100)
+            self.assertEqual(how, "eof")                            # closed by the mock (TLS: close_notify)
+            key = b'{"RequestId":"' if prov == "aliyun" else b'{"request_id":"'
+            self.assertTrue(body.startswith(key + h[self.rid_name(prov)] + b'","Padding":"x'), body)
+        ctl("POST", "reset")
+        faults({"provider": "huawei", "kind": "lying_length", "status": 202})
+        iid = uid()
+        line, _, _, body, how = wire(raw_hw_resize(iid), False)
+        self.assertEqual((line, len(body), how), (b"HTTP/1.1 202 Accepted", 100, "eof"))
+        self.assertIsNone(instance("huawei", iid))                 # not applied
+        faults({"provider": "aliyun", "kind": "lying_length"})
+        with self.assertRaises(http.client.IncompleteRead):
+            call("POST", "/?Action=x", tls=True)
+        self.assertEqual([(r["status"], r["fault"]) for r in ctl("GET", "requests")],
+                         [(202, "lying_length"), (200, "lying_length")])
+
+    def test_endless_byte_bound(self):
+        faults({"kind": "endless", "max_bytes": 1 << 20, "count": -1})
+        for prov, tls in COMBOS:
+            line, h, names, body, how = wire(raw_req(prov), tls)
+            self.assertEqual(line, b"HTTP/1.1 200 OK")
+            self.assertEqual(h["transfer-encoding"], b"chunked")
+            self.assertNotIn("content-length", h)
+            self.rid_ok(prov, h[self.rid_name(prov)])
+            payload, last = dechunk(body)
+            self.assertEqual(len(payload), 1 << 20)
+            self.assertFalse(last)                                  # never a last chunk
+            self.assertTrue(payload.startswith(b'{"Padding":"xxx'))
+            self.assertEqual(payload.count(b"x"), len(payload) - len(b'{"Padding":"'))
+            self.assertEqual(how, "eof")
+        rec = ctl("GET", "requests", query="fault=endless")
+        self.assertEqual({(r["status"], r["code"]) for r in rec}, {(200, None)})
+        self.assertEqual(len(rec), 6)
+
+    def test_endless_time_bound_and_not_applied(self):
+        faults({"provider": "huawei", "kind": "endless", "max_ms": 300, "interval_ms": 20,
+                "chunk": 100})
+        iid = uid()
+        t0 = time.monotonic()
+        line, h, _, body, how = wire(raw_hw_resize(iid), True)
+        el = time.monotonic() - t0
+        self.assertGreaterEqual(el, 0.25)
+        self.assertLess(el, 2.0)
+        payload, last = dechunk(body)
+        self.assertTrue(0 < len(payload) <= 100 * 16, len(payload))
+        self.assertEqual((line, last, how), (b"HTTP/1.1 200 OK", False, "eof"))
+        self.assertIsNone(instance("huawei", iid))
+
+    def test_endless_stops_when_client_goes_away_or_stalls(self):
+        self.assertTrue(wait_for(lambda: streams_open() == 0))
+        for tls in (False, True):
+            # paced stream, client reads the head then leaves
+            faults({"provider": "aliyun", "kind": "endless", "interval_ms": 50, "chunk": 10,
+                    "max_ms": 20000})
+            s = raw_open(tls)
+            s.sendall(raw_req("aliyun"))
+            self.assertTrue(s.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n"))
+            self.assertEqual(streams_open(), 1)
+            s.close()
+            t0 = time.monotonic()
+            self.assertTrue(wait_for(lambda: streams_open() == 0, timeout=3), "tls=%s" % tls)
+            self.assertLess(time.monotonic() - t0, 1.5)
+            # unpaced stream, client stays connected but never reads: max_ms ends it
+            faults({"provider": "aliyun", "kind": "endless", "max_ms": 400})
+            s = raw_open(tls, rcvbuf=4096)
+            try:
+                s.sendall(raw_req("aliyun"))
+                t0 = time.monotonic()
+                time.sleep(0.1)
+                self.assertEqual(streams_open(), 1)
+                self.assertTrue(wait_for(lambda: streams_open() == 0, timeout=5), "tls=%s" % tls)
+                self.assertGreaterEqual(time.monotonic() - t0, 0.3)
+            finally:
+                s.close()
+
+    def blocks(self, data):
+        """Splits interim blocks off the front: -> ([(status line, headers)], rest)."""
+        out = []
+        while data.startswith(b"HTTP/1.1 1"):
+            line, h, names, data = parse_head(data)
+            out.append((line, h, names))
+        return out, data
+
+    def test_info_storm_then_final_answer(self):
+        faults({"provider": "huawei", "kind": "info_storm", "n": 5, "count": 2},
+               {"provider": "aliyun", "kind": "info_storm", "n": 5, "strip_final_request_id": True,
+                "count": 2},
+               {"provider": "iam", "kind": "info_storm", "n": 5, "interim": 103, "count": 2})
+        for tls in (False, True):
+            for prov in PROVS:
+                iid = uid()
+                req = raw_hw_resize(iid) if prov == "huawei" else raw_req(prov)
+                s = raw_open(tls)
+                try:
+                    s.sendall(req)
+                    data, how = recv_all(s)
+                finally:
+                    s.close()
+                interims, rest = self.blocks(data)
+                want_line = b"HTTP/1.1 103 Early Hints" if prov == "iam" else b"HTTP/1.1 102 Processing"
+                self.assertEqual(len(interims), 5)
+                for i, (line, h, names) in enumerate(interims, 1):
+                    self.assertEqual(line, want_line)
+                    self.assertEqual(names, ["x-acs-request-id", "x-request-id", "retry-after"])
+                    self.assertEqual((h["x-acs-request-id"], h["x-request-id"], h["retry-after"]),
+                                     (b"interim-%d" % i, b"interim-%d" % i, b"999999"))
+                line, h, names, body = parse_head(rest)
+                self.assertEqual(int(h["content-length"]), len(body))
+                self.assertEqual((h["connection"], how), (b"close", "eof"))
+                if prov == "huawei":                                # normal handling, applied
+                    self.assertEqual(line, b"HTTP/1.1 202 Accepted")
+                    self.rid_ok("huawei", h["x-request-id"])
+                    self.assertRegex(json.loads(body)["job_id"], r"^JOB-[0-9a-f]{32}$")
+                    self.assertEqual(instance("huawei", iid)["resizes"], 1)
+                elif prov == "aliyun":                              # unsigned: normal 400, id stripped
+                    self.assertEqual(line, b"HTTP/1.1 400 Bad Request")
+                    self.assertEqual(json.loads(body)["Code"], "IncompleteSignature")
+                    self.assertNotIn("x-acs-request-id", h)
+                    self.assertNotIn("x-request-id", h)
+                else:
+                    self.assertEqual(line, b"HTTP/1.1 400 Bad Request")
+                    self.rid_ok("iam", h["x-request-id"])
+        rec = ctl("GET", "requests", query="fault=info_storm")
+        self.assertEqual([(r["provider"], r["status"]) for r in rec],
+                         [("aliyun", 400), ("huawei", 202), ("iam", 400)] * 2)
+
+    def test_info_storm_endless_bounds(self):
+        self.assertTrue(wait_for(lambda: streams_open() == 0))
+        # n = -1, bounded by max_ms: interims only, never a final answer, not applied
+        faults({"provider": "huawei", "kind": "info_storm", "n": -1, "max_ms": 300, "interval_ms": 10})
+        iid = uid()
+        t0 = time.monotonic()
+        s = raw_open(True)
+        try:
+            s.sendall(raw_hw_resize(iid))
+            data, how = recv_all(s)
+        finally:
+            s.close()
+        self.assertGreaterEqual(time.monotonic() - t0, 0.25)
+        interims, rest = self.blocks(data)
+        self.assertGreater(len(interims), 3)
+        self.assertEqual((rest, how), (b"", "eof"))
+        self.assertIsNone(instance("huawei", iid))
+        # n = -1, bounded by max_bytes, unpaced
+        faults({"provider": "aliyun", "kind": "info_storm", "n": -1, "max_bytes": 5000})
+        s = raw_open(False)
+        try:
+            s.sendall(raw_req("aliyun"))
+            data, how = recv_all(s)
+        finally:
+            s.close()
+        interims, rest = self.blocks(data)
+        self.assertLessEqual(len(data), 5000)
+        self.assertGreater(len(data), 4800)
+        self.assertEqual((rest, how), (b"", "eof"))
+        self.assertEqual([r["status"] for r in ctl("GET", "requests")], [102, 102])
+        # n = -1, client goes away
+        faults({"provider": "iam", "kind": "info_storm", "n": -1, "interval_ms": 20})
+        s = raw_open(True)
+        s.sendall(raw_req("iam"))
+        self.assertTrue(s.recv(65536).startswith(b"HTTP/1.1 102 Processing\r\n"))
+        s.close()
+        self.assertTrue(wait_for(lambda: streams_open() == 0, timeout=3))
+
+    def test_redirect(self):
+        faults({"kind": "redirect", "count": -1})
+        for prov, tls in COMBOS:
+            h, body = self.framed(prov, tls, b"HTTP/1.1 302 Found", b"text/html")
+            self.assertEqual(h["location"], b"http://127.0.0.1:1/elsewhere")
+            self.assertTrue(0 < len(body) < 100)
+        ctl("POST", "reset")
+        faults({"provider": "huawei", "kind": "redirect", "status": 307})
+        iid = uid()
+        st, h, _ = call("POST", "/v2/%s/apigw/instances/%s/postpaid-resize" % (PROJECT, iid),
+                        {"X-Auth-Token": "hw-static-token-0001"}, b'{"spec_id":"PROFESSIONAL"}')
+        self.assertEqual((st, h["location"]), (307, "http://127.0.0.1:1/elsewhere"))
+        self.assertIsNone(instance("huawei", iid))
+
+    def test_http10(self):
+        faults({"kind": "http10", "count": -1})
+        for tls in (False, True):
+            iid = uid()
+            cases = [(raw_hw_resize(iid), b"HTTP/1.0 202 Accepted"),
+                     (raw_req("aliyun"), b"HTTP/1.0 400 Bad Request"),
+                     (raw_iam_ok(), b"HTTP/1.0 201 Created")]
+            for req, want in cases:
+                line, h, names, body, how = wire(req, tls)      # keep-alive request
+                self.assertEqual(line, want)
+                self.assertNotIn("content-length", h)
+                self.assertNotIn("transfer-encoding", h)
+                self.assertEqual(how, "eof")
+                obj = json.loads(body)                          # body delimited by the close
+                if want.endswith(b"202 Accepted"):
+                    self.assertRegex(obj["job_id"], r"^JOB-[0-9a-f]{32}$")
+                    self.rid_ok("huawei", h["x-request-id"])
+                elif want.endswith(b"201 Created"):
+                    self.assertTrue(h["x-subject-token"].startswith(b"MII"))
+                else:
+                    self.assertEqual(obj["Code"], "IncompleteSignature")
+            self.assertEqual(instance("huawei", iid)["resizes"], 1)   # applied
+        st, h, b = jcall("GET", "/v2/%s/apigw/instances/h10" % PROJECT,
+                         {"X-Auth-Token": "hw-static-token-0001"}, tls=True)
+        self.assertEqual((st, b["id"]), (200, "h10"))
+        self.assertEqual(sorted({r["status"] for r in ctl("GET", "requests", query="fault=http10")}),
+                         [200, 201, 202, 400])
+
+    def test_retry_hint(self):
+        values = ["2000000000", "-5", "abc", "99999999999999999999", 7]
+        faults(*[{"provider": p, "kind": "retry_hint", "value": v} for v in values for p in PROVS])
+        for i, v in enumerate(values):
+            tls = bool(i % 2)
+            st, h, b = ali_rpc("DescribeInstances", {}, tls=tls)
+            self.assertEqual((st, b["Code"], h["x-acs-retry-after"]), (400, "Throttling.User", str(v)))
+            self.assertEqual(h["x-acs-request-id"], b["RequestId"])
+            st, h, b = hw("show", uid(), token="hw-static-token-0001", tls=tls)
+            self.assertEqual((st, b["error_code"], h["retry-after"]), (429, "APIGW.0308", str(v)))
+            self.assertNotIn("x-acs-retry-after", h)
+            st, h, b = jcall("POST", "/v3/auth/tokens", {"Content-Type": "application/json"}, b"{}",
+                             tls=tls)
+            self.assertEqual((st, b["error_code"], h["retry-after"]), (429, "APIGW.0308", str(v)))
+        rec = ctl("GET", "requests", query="fault=retry_hint")
+        self.assertEqual({(r["status"], r["code"]) for r in rec},
+                         {(400, "Throttling.User"), (429, "APIGW.0308")})
+        for bad in ({"kind": "retry_hint"}, {"kind": "retry_hint", "value": "1\r\nX-Evil: 1"},
+                    {"kind": "info_storm", "interim": 101}, {"kind": "redirect", "status": 42}):
+            st, _, _ = jcall("POST", "/_mock/faults", {}, json.dumps(bad).encode())
+            self.assertEqual(st, 400, bad)
+
+    def test_html(self):
+        faults({"kind": "html", "count": -1})
+        for prov, tls in COMBOS:
+            h, body = self.framed(prov, tls, b"HTTP/1.1 200 OK", b"text/html")
+            self.assertEqual(body, b"<html><body>Service maintenance</body></html>")
+            self.rid_ok(prov, h[self.rid_name(prov)])
+        ctl("POST", "reset")
+        faults({"provider": "huawei", "action": "resize", "kind": "html", "status": 202})
+        iid = uid()
+        line, h, _, body, _ = wire(raw_hw_resize(iid, close=True), True)
+        self.assertEqual((line, h["content-type"], body),
+                         (b"HTTP/1.1 202 Accepted", b"text/html",
+                          b"<html><body>Service maintenance</body></html>"))
+        self.assertIsNone(instance("huawei", iid))
+
+
+# ---------------------------------------------------------------------------
 # 5. control API, transport, process
 # ---------------------------------------------------------------------------
 

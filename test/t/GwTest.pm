@@ -77,7 +77,9 @@ sub new_gw_node
 {
 	my ($name, $mock, $extra) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	# UTF-8 whatever the environment's locale: what providers send is checked
+	# against the database encoding
+	$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
 	$node->append_conf(
 		'postgresql.conf', qq{
 shared_preload_libraries = 'gwresize'
