@@ -13,7 +13,8 @@ OBJS = \
 	src/worker.o
 
 EXTENSION = gwresize
-DATA = sql/gwresize--1.0.sql
+DATA = sql/gwresize--1.0.sql \
+	sql/gwresize--1.0--1.1.sql
 PGFILEDESC = "gwresize - resize cloud API gateways from SQL"
 
 PG_CPPFLAGS = -Isrc $(shell pkg-config --cflags libcurl openssl)

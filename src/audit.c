@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/xlog.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
@@ -62,8 +63,10 @@ extension_schema(Oid extoid)
  * the kept plans below are looked up again.
  */
 static Oid	known_ext = InvalidOid;
+static Oid	known_nsp = InvalidOid;
 static Oid	known_relid = InvalidOid;
 static char *known_table = NULL;	/* schema-qualified, quoted */
+static char *known_inst = NULL;		/* gw_installation, the same way */
 
 static void free_plans(void);
 
@@ -78,16 +81,24 @@ audit_known(void)
 		free_plans();
 		if (known_table)
 			pfree(known_table);
+		if (known_inst)
+			pfree(known_inst);
 		known_table = NULL;
+		known_inst = NULL;
 		known_relid = InvalidOid;
+		known_nsp = InvalidOid;
 		if (OidIsValid(ext))
 		{
 			Oid			nsp = extension_schema(ext);
 
+			known_nsp = nsp;
 			known_relid = get_relname_relid("gw_audit", nsp);
 			known_table = MemoryContextStrdup(TopMemoryContext,
 											  quote_qualified_identifier(get_namespace_name(nsp),
 																		 "gw_audit"));
+			known_inst = MemoryContextStrdup(TopMemoryContext,
+											 quote_qualified_identifier(get_namespace_name(nsp),
+																		"gw_installation"));
 		}
 		known_ext = ext;
 	}
@@ -154,6 +165,11 @@ typedef enum AuditStmt
 	STMT_TRACK,
 	STMT_NEXT_POLL,
 	STMT_RESERVE,
+	STMT_FOREIGN,
+	STMT_OPEN_ROWS,
+	STMT_ADOPT_DELETE,
+	STMT_ADOPT_INSERT,
+	STMT_CANCEL_ANY,
 	NUM_STMTS
 } AuditStmt;
 
@@ -174,8 +190,9 @@ free_plans(void)
 
 /*
  * audit_plan
- *		The kept plan of statement stmt, prepared from sql (where %s is the
- *		table) on first use.
+ *		The kept plan of statement stmt, prepared from sql (where %s or %1$s
+ *		is gw_audit, %2$s gw_installation: a statement that names the
+ *		second names the first too) on first use.
  */
 static SPIPlanPtr
 audit_plan(AuditStmt stmt, const char *sql, int nargs, Oid *types)
@@ -186,7 +203,8 @@ audit_plan(AuditStmt stmt, const char *sql, int nargs, Oid *types)
 				 errmsg("extension \"gwresize\" is not installed in this database")));
 	if (plans[stmt] == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(psprintf(sql, known_table), nargs, types);
+		SPIPlanPtr	p = SPI_prepare(psprintf(sql, known_table, known_inst),
+									nargs, types);
 
 		if (p == NULL)
 			elog(ERROR, "could not prepare a gw_audit statement: %s",
@@ -203,6 +221,99 @@ text_or_null(const char *s, char *nulls, int i)
 {
 	nulls[i] = s ? ' ' : 'n';
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+/*
+ * gw_install_state
+ *		What this database's installation allows (a transaction is open and
+ *		SPI connected): not installed; installed but its SQL older than this
+ *		library (gw_installation, new in 1.1, is missing); a copy (a
+ *		restore, pg_upgrade or a clone): gw_installation names another
+ *		cluster (*recorded is set to its system identifier, else 0), or is
+ *		empty, or open rows are older than it (a restore under way: the
+ *		dump's rows arrive after its CREATE EXTENSION); or ready.
+ */
+GwInstallState
+gw_install_state(int64 *recorded)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	Datum		other;
+	bool		isnull;
+	int			rc;
+
+	if (!OidIsValid(audit_known()) || !OidIsValid(known_relid))
+		return GW_NOT_INSTALLED;
+	if (!OidIsValid(get_relname_relid("gw_installation", known_nsp)))
+		return GW_NEEDS_UPDATE;
+	values[0] = Int64GetDatum((int64) GetSystemIdentifier());
+	rc = SPI_execute_plan(audit_plan(STMT_FOREIGN,
+									 "SELECT (SELECT system_identifier FROM %2$s WHERE system_identifier <> $1 LIMIT 1),"
+									 " NOT EXISTS (SELECT FROM %2$s)"
+									 "  OR EXISTS (SELECT FROM %1$s a WHERE a.status IN ('queued', 'sending', 'unknown', 'accepted')"
+									 "   AND a.requested_at < (SELECT min(acts_since) FROM %2$s))",
+									 1, types),
+						  values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read gw_installation: %s", SPI_result_code_string(rc));
+	other = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull &&
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		return GW_READY;
+	if (recorded)
+		*recorded = isnull ? 0 : DatumGetInt64(other);
+	return GW_FOREIGN;
+}
+
+/*
+ * gw_audit_open_rows
+ *		How many rows are not final: queued, sending, unknown, or accepted
+ *		and still tracked.
+ */
+int64
+gw_audit_open_rows(void)
+{
+	bool		isnull;
+	int			rc;
+
+	rc = SPI_execute_plan(audit_plan(STMT_OPEN_ROWS,
+									 "SELECT count(*) FROM %s WHERE status IN ('queued', 'sending', 'unknown')"
+									 " OR (status = 'accepted' AND finished_at IS NULL)",
+									 0, NULL),
+						  NULL, NULL, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not count open gw_audit rows: %s", SPI_result_code_string(rc));
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * gw_audit_adopt
+ *		Make this cluster the installation's own: gw_installation then holds
+ *		this cluster's system identifier alone.  Returns the open rows the
+ *		worker now acts on.
+ */
+int64
+gw_audit_adopt(void)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	int			rc;
+
+	values[0] = Int64GetDatum((int64) GetSystemIdentifier());
+	rc = SPI_execute_plan(audit_plan(STMT_ADOPT_DELETE,
+										   "DELETE FROM %2$s /* the installation of %1$s */", 0, NULL),
+						  NULL, NULL, false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "could not update gw_installation: %s", SPI_result_code_string(rc));
+	rc = SPI_execute_plan(audit_plan(STMT_ADOPT_INSERT,
+									 "INSERT INTO %2$s (system_identifier, acts_since)"
+									 " SELECT $1, least(now(), (SELECT min(requested_at) FROM %1$s))",
+									 1, types),
+						  values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not update gw_installation: %s", SPI_result_code_string(rc));
+	return gw_audit_open_rows();
 }
 
 /*
@@ -339,6 +450,15 @@ gw_audit_fetch(int64 id, Snapshot snapshot)
 	return rc == SPI_OK_SELECT && SPI_processed == 1;
 }
 
+/*
+ * Rows are claimed only from an installation that is this cluster's ($2 is
+ * its system identifier), and only rows not older than it, in the snapshot
+ * that claims them: a restore that has just brought rows is never acted on.
+ */
+#define CLAIM_OURS \
+	" AND requested_at >= (SELECT min(acts_since) FROM %2$s)" \
+	" AND NOT EXISTS (SELECT FROM %2$s WHERE system_identifier <> $2)"
+
 #define CLAIM_COLUMNS \
 	" RETURNING id, provider, server_name, instance_id, target_spec," \
 	" coalesce(params->>'ModifyAction', 'UPGRADE'), coalesce((params->>'AutoPay')::bool, false)," \
@@ -359,25 +479,28 @@ gw_audit_fetch(int64 id, Snapshot snapshot)
 int
 gw_audit_claim(bool reconcile, int limit)
 {
-	Oid			types[1] = {INT4OID};
-	Datum		values[1];
+	Oid			types[2] = {INT4OID, INT8OID};
+	Datum		values[2];
 	int			rc;
 
 	values[0] = Int32GetDatum(limit);
+	values[1] = Int64GetDatum((int64) GetSystemIdentifier());
 	if (reconcile)
 		rc = SPI_execute_plan(audit_plan(STMT_CLAIM_UNKNOWN,
 										 "UPDATE %1$s SET status = 'sending', next_attempt_at = NULL"
 										 " WHERE id IN (SELECT id FROM %1$s WHERE status = 'unknown'"
+										 CLAIM_OURS
 										 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
-										 CLAIM_COLUMNS, 1, types),
+										 CLAIM_COLUMNS, 2, types),
 							  values, NULL, false, 0);
 	else
 		rc = SPI_execute_plan(audit_plan(STMT_CLAIM_QUEUED,
 										 "UPDATE %1$s SET status = 'sending', sent_at = clock_timestamp(),"
 										 " next_attempt_at = NULL, attempts = attempts + 1"
 										 " WHERE id IN (SELECT id FROM %1$s WHERE status = 'queued'"
+										 CLAIM_OURS
 										 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
-										 CLAIM_COLUMNS, 1, types),
+										 CLAIM_COLUMNS, 2, types),
 							  values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not claim gw_audit rows: %s", SPI_result_code_string(rc));
@@ -393,16 +516,18 @@ gw_audit_claim(bool reconcile, int limit)
 int
 gw_audit_claim_tracking(int limit)
 {
-	Oid			types[1] = {INT4OID};
-	Datum		values[1];
+	Oid			types[2] = {INT4OID, INT8OID};
+	Datum		values[2];
 	int			rc;
 
 	values[0] = Int32GetDatum(limit);
+	values[1] = Int64GetDatum((int64) GetSystemIdentifier());
 	rc = SPI_execute_plan(audit_plan(STMT_CLAIM_TRACK,
 									 "UPDATE %1$s SET next_attempt_at = clock_timestamp() + interval '5 minutes'"
 									 " WHERE id IN (SELECT id FROM %1$s WHERE status = 'accepted'"
 									 " AND finished_at IS NULL"
 									 " AND coalesce(next_attempt_at, answered_at) <= clock_timestamp()"
+									 CLAIM_OURS
 									 " ORDER BY coalesce(next_attempt_at, answered_at)"
 									 " LIMIT $1 FOR UPDATE SKIP LOCKED)"
 									 " RETURNING id, provider, server_name, instance_id, target_spec,"
@@ -410,7 +535,7 @@ gw_audit_claim_tracking(int limit)
 									 " client_token, requested_by, mode = 'async', attempts,"
 									 " (extract(epoch FROM clock_timestamp() - answered_at) * 1000)::bigint,"
 									 " instance_state->>'status'",
-									 1, types),
+									 2, types),
 						  values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not claim gw_audit rows: %s", SPI_result_code_string(rc));
@@ -537,12 +662,14 @@ gw_audit_reserve(int64 id, int attempts)
  *		Cancel a queued row, or one waiting for its next attempt after a
  *		retryable failure (the worker finds it cancelled when it would count
  *		that attempt, and sends nothing more; a row whose attempt was
- *		interrupted is not cancelled: it must be resolved first); by_role
- *		limits it to that role's rows (NULL: any).
+ *		interrupted is not cancelled: it must be resolved first).  With
+ *		any_open (a copy of the database not adopted, where the worker acts
+ *		on nothing), any open row: queued, sending, unknown, or accepted and
+ *		tracked.  by_role limits it to that role's rows (NULL: any).
  *		Returns whether a row was cancelled.
  */
 bool
-gw_audit_cancel(int64 id, const char *by_role)
+gw_audit_cancel(int64 id, const char *by_role, bool any_open)
 {
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		values[2];
@@ -551,19 +678,31 @@ gw_audit_cancel(int64 id, const char *by_role)
 
 	values[0] = Int64GetDatum(id);
 	values[1] = text_or_null(by_role, nulls, 1);
-	rc = SPI_execute_plan(audit_plan(STMT_CANCEL,
-									 "UPDATE %s SET status = 'cancelled', finished_at = clock_timestamp(),"
-									 " next_attempt_at = NULL,"
-									 " error_message = CASE WHEN status = 'queued'"
-									 "   THEN 'cancelled before it was sent'"
-									 "   ELSE 'cancelled while waiting to be retried; the last attempt: '"
-									 "     || coalesce(error_code, 'error') || ': ' || coalesce(error_message, '') END"
-									 " WHERE id = $1 AND (status = 'queued'"
-									 "   OR (status = 'sending' AND next_attempt_at IS NOT NULL"
-									 "       AND error_code IS DISTINCT FROM 'WorkerRestarted'))"
-									 " AND ($2 IS NULL OR requested_by = $2::name)",
-									 2, types),
-						  values, nulls, false, 0);
+	if (any_open)
+		rc = SPI_execute_plan(audit_plan(STMT_CANCEL_ANY,
+										 "UPDATE %s SET status = 'cancelled', finished_at = clock_timestamp(),"
+										 " next_attempt_at = NULL,"
+										 " error_message = 'cancelled in a copy of the database (before gw_adopt()); was '"
+										 "   || status || coalesce(': ' || error_code, '')"
+										 " WHERE id = $1 AND (status IN ('queued', 'sending', 'unknown')"
+										 "   OR (status = 'accepted' AND finished_at IS NULL))"
+										 " AND ($2 IS NULL OR requested_by = $2::name)",
+										 2, types),
+							  values, nulls, false, 0);
+	else
+		rc = SPI_execute_plan(audit_plan(STMT_CANCEL,
+										 "UPDATE %s SET status = 'cancelled', finished_at = clock_timestamp(),"
+										 " next_attempt_at = NULL,"
+										 " error_message = CASE WHEN status = 'queued'"
+										 "   THEN 'cancelled before it was sent'"
+										 "   ELSE 'cancelled while waiting to be retried; the last attempt: '"
+										 "     || coalesce(error_code, 'error') || ': ' || coalesce(error_message, '') END"
+										 " WHERE id = $1 AND (status = 'queued'"
+										 "   OR (status = 'sending' AND next_attempt_at IS NOT NULL"
+										 "       AND error_code IS DISTINCT FROM 'WorkerRestarted'))"
+										 " AND ($2 IS NULL OR requested_by = $2::name)",
+										 2, types),
+							  values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update gw_audit: %s", SPI_result_code_string(rc));
 	return SPI_processed == 1;

@@ -17,6 +17,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "commands/dbcommands.h"
@@ -44,6 +45,7 @@ PG_FUNCTION_INFO_V1(gw_modify_spec_async);
 PG_FUNCTION_INFO_V1(gw_resize_async);
 PG_FUNCTION_INFO_V1(gw_wait);
 PG_FUNCTION_INFO_V1(gw_cancel);
+PG_FUNCTION_INFO_V1(gw_adopt);
 
 static const char *const huawei_specs[] = {
 	"BASIC", "PROFESSIONAL", "ENTERPRISE", "PLATINUM",
@@ -69,6 +71,7 @@ static QueuedCall *queued = NULL;	/* in TopTransactionContext */
 static int	nqueued = 0;
 static int	queued_alloc = 0;
 static bool xact_cb_registered = false;
+static bool wake_at_commit = false; /* gw_adopt(): the worker looks again */
 
 /* the slot this backend waits on, for the exit callback */
 static int	my_slot = -1;
@@ -215,14 +218,19 @@ gw_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			if (nqueued > 0)
+			if (nqueued > 0 || wake_at_commit)
+			{
+				if (wake_at_commit && gw_shared)
+					pg_atomic_fetch_add_u32(&gw_shared->recheck_generation, 1);
 				gw_wake_worker();	/* the queued rows are visible now */
+			}
 			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			queued = NULL;		/* freed with TopTransactionContext */
 			nqueued = 0;
 			queued_alloc = 0;
+			wake_at_commit = false;
 			break;
 		default:
 			break;
@@ -230,13 +238,19 @@ gw_xact_callback(XactEvent event, void *arg)
 }
 
 static void
-remember_queued(int64 id, const GwCall *call)
+remember_xact_callback(void)
 {
 	if (!xact_cb_registered)
 	{
 		RegisterXactCallback(gw_xact_callback, NULL);
 		xact_cb_registered = true;
 	}
+}
+
+static void
+remember_queued(int64 id, const GwCall *call)
+{
+	remember_xact_callback();
 	if (nqueued == queued_alloc)
 	{
 		queued_alloc = Max(8, queued_alloc * 2);
@@ -285,6 +299,87 @@ require_worker_setup(void)
 						gw_database_name, dbname),
 				 errhint("Call the function in database \"%s\", or set gwresize.database_name and restart the server.",
 						 gw_database_name)));
+}
+
+/*
+ * refuse_on_standby
+ *		A hot standby sends and queues nothing: refused at once, before
+ *		anything enters shared memory (its worker does not run, and a call
+ *		left waiting would be sent after a promotion).
+ */
+static void
+refuse_on_standby(const char *what)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s on a hot standby", what),
+				 errdetail("gwresize sends and records calls on the primary only."),
+				 errhint("Run it on the primary.")));
+}
+
+/* run fn(arg) with SPI connected, as the owner of gw_audit */
+static int64
+as_owner(int64 (*fn) (void *), void *arg)
+{
+	Oid			save_userid;
+	int			save_sec;
+	int64		result;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(gw_audit_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	SPI_connect();
+	result = fn(arg);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+	return result;
+}
+
+static int64
+state_fn(void *arg)
+{
+	return (int64) gw_install_state((int64 *) arg);
+}
+
+/*
+ * require_active
+ *		For every function that sends, queues or changes calls: the primary,
+ *		an extension whose SQL matches this library, and an installation
+ *		that belongs to this cluster (not a restored copy nobody adopted).
+ */
+static void
+require_active(const char *what, bool allow_copy)
+{
+	int64		recorded = 0;
+	GwInstallState st;
+
+	refuse_on_standby(what);
+	if (!OidIsValid(gw_audit_relid()))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"gwresize\" is not installed in this database")));
+	st = (GwInstallState) as_owner(state_fn, &recorded);
+	if (st != GW_READY && gw_shared)
+	{
+		/* the worker may not know yet: have it look, and say so in its log */
+		pg_atomic_fetch_add_u32(&gw_shared->recheck_generation, 1);
+		gw_wake_worker();
+	}
+	if (st == GW_NEEDS_UPDATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the installed gwresize SQL is older than its library (%s)", GW_SQL_VERSION),
+				 errhint("Run ALTER EXTENSION gwresize UPDATE.")));
+	if (st == GW_FOREIGN && !allow_copy)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("gwresize is not active in this copy of the database"),
+				 errdetail("Its gw_audit was written by the cluster with system identifier %lld; this is cluster %llu (a restore, a pg_upgrade or a clone), so the worker sends and polls nothing here.",
+						   (long long) recorded,
+						   (unsigned long long) GetSystemIdentifier()),
+				 errhint("The extension owner decides: SELECT gw_adopt() makes the worker act on the open rows here, or gw_cancel() them first.")));
 }
 
 /* ---- reading gw_audit as its owner ---- */
@@ -630,6 +725,8 @@ run_call(FunctionCallInfo fcinfo, GwCall *call, const char *servername,
 	HeapTuple	tup;
 	int64		id;
 
+	if (!dry_run)
+		refuse_on_standby("send a resize");
 	require_worker_setup();
 	call->userid = GetUserId();
 	server = gw_lookup_server(servername, call->provider, call->userid);
@@ -638,6 +735,7 @@ run_call(FunctionCallInfo fcinfo, GwCall *call, const char *servername,
 
 	if (dry_run)
 		return dry_run_row(fcinfo, server, creds, call);
+	require_active("send a resize", false);
 
 	if (queued_here(call, 0) >= 0)
 		ereport(ERROR,
@@ -741,7 +839,9 @@ run_async(GwCall *call, const char *servername)
 	int64		id;
 	char	   *who;
 
+	refuse_on_standby("queue a resize");
 	require_worker_setup();
+	require_active("queue a resize", false);
 	call->userid = GetUserId();
 	call->async = true;
 	server = gw_lookup_server(servername, call->provider, call->userid);
@@ -918,6 +1018,7 @@ gw_cancel(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("id must not be null")));
 	id = PG_GETARG_INT64(0);
+	require_active("cancel a call", true);
 	owner = gw_audit_owner();
 	if (!has_privs_of_role(GetUserId(), owner))
 		by_role = GetUserNameFromId(GetUserId(), false);
@@ -926,8 +1027,51 @@ gw_cancel(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	SPI_connect();
-	done = gw_audit_cancel(id, by_role);
+	/* in a copy nobody adopted the worker acts on nothing: any open row */
+	done = gw_audit_cancel(id, by_role, gw_install_state(NULL) == GW_FOREIGN);
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec);
 	PG_RETURN_BOOL(done);
+}
+
+/*
+ * gw_wake_worker_at_commit
+ *		Have the worker look at the installation again once the current
+ *		transaction commits (CREATE, ALTER or DROP EXTENSION gwresize, and
+ *		gw_adopt()).
+ */
+void
+gw_wake_worker_at_commit(void)
+{
+	wake_at_commit = true;
+	remember_xact_callback();
+}
+
+static int64
+adopt_fn(void *arg)
+{
+	return gw_audit_adopt();
+}
+
+/*
+ * gw_adopt() RETURNS bigint
+ *		Make this cluster the installation's own, so that the worker acts on
+ *		the open rows it holds (a restored copy, after pg_upgrade or a
+ *		clone).  The extension owner or a superuser only.  Returns how many
+ *		rows are open; the worker looks again when the transaction commits.
+ */
+Datum
+gw_adopt(PG_FUNCTION_ARGS)
+{
+	int64		n;
+
+	require_active("adopt gwresize's open calls", true);
+	if (!has_privs_of_role(GetUserId(), gw_audit_owner()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to adopt gwresize's open calls"),
+				 errdetail("Only the owner of extension \"gwresize\" or a superuser may decide what happens to them.")));
+	n = as_owner(adopt_fn, NULL);
+	gw_wake_worker_at_commit();
+	PG_RETURN_INT64(n);
 }

@@ -17,11 +17,13 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "nodes/parsenodes.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "tcop/utility.h"
 #include "utils/guc.h"
 
 #include "gwresize.h"
@@ -39,6 +41,7 @@ int			gw_max_connections = 16;
 GwShared   *gw_shared = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static Size
@@ -74,6 +77,7 @@ gw_shmem_startup(void)
 		gw_shared->worker_procno = -1;
 		gw_shared->next_ticket = 1;
 		gw_shared->nslots = gw_max_pending;
+		pg_atomic_init_u32(&gw_shared->recheck_generation, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -92,6 +96,47 @@ gw_wake_worker(void)
 	procno = gw_shared->worker_procno;
 	if (procno >= 0)
 		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
+/* whether a utility statement creates, updates or drops extension gwresize */
+static bool
+touches_gwresize(Node *stmt)
+{
+	if (IsA(stmt, CreateExtensionStmt))
+		return strcmp(((CreateExtensionStmt *) stmt)->extname, "gwresize") == 0;
+	if (IsA(stmt, AlterExtensionStmt))
+		return strcmp(((AlterExtensionStmt *) stmt)->extname, "gwresize") == 0;
+	if (IsA(stmt, DropStmt) && ((DropStmt *) stmt)->removeType == OBJECT_EXTENSION)
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((DropStmt *) stmt)->objects)
+			if (strcmp(strVal(lfirst(lc)), "gwresize") == 0)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * gw_ProcessUtility
+ *		Wake the worker when CREATE, ALTER or DROP EXTENSION gwresize
+ *		commits, so that it picks up the new state at once instead of at its
+ *		next idle look.
+ */
+static void
+gw_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				  bool readOnlyTree, ProcessUtilityContext context,
+				  ParamListInfo params, QueryEnvironment *queryEnv,
+				  DestReceiver *dest, QueryCompletion *qc)
+{
+	if (touches_gwresize(pstmt->utilityStmt))
+		gw_wake_worker_at_commit();
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
 }
 
 void
@@ -158,6 +203,8 @@ _PG_init(void)
 	shmem_request_hook = gw_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = gw_shmem_startup;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = gw_ProcessUtility;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |

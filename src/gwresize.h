@@ -22,12 +22,15 @@
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "utils/jsonb.h"
 #include "utils/snapshot.h"
 
 #include "sign.h"
+
+#define GW_SQL_VERSION		"1.1"	/* the extension version this library needs */
 
 #define GW_ID_MAXLEN		64	/* instance and project ids */
 #define GW_SPEC_MAXLEN		64
@@ -199,12 +202,19 @@ typedef struct GwShared
 	pid_t		worker_pid;
 	int			worker_procno;	/* -1 when no worker */
 	uint64		next_ticket;
+	pg_atomic_uint32 recheck_generation;	/* bumped to have the worker look at
+												 * the installation again */
+	bool		db_missing;		/* the worker's database was not there */
+	TimestampTz nodb_logged_at; /* when a missing database was last logged */
 	int			nslots;
 	GwSlot		slots[FLEXIBLE_ARRAY_MEMBER];
 } GwShared;
 
 extern GwShared *gw_shared;
 extern void gw_wake_worker(void);
+
+/* in entry.c */
+extern void gw_wake_worker_at_commit(void);
 
 /* in option.c */
 extern GwServer *gw_get_server(Oid serverid);
@@ -269,6 +279,17 @@ extern void gw_http_release(GwTransfer *t);
 extern void gw_http_wait_and_dispatch(long timeout_ms);
 
 /* in audit.c */
+typedef enum GwInstallState
+{
+	GW_NOT_INSTALLED,			/* no CREATE EXTENSION in this database */
+	GW_NEEDS_UPDATE,			/* its SQL is older than this library */
+	GW_FOREIGN,					/* a copy made by another cluster, not adopted */
+	GW_READY
+} GwInstallState;
+
+extern GwInstallState gw_install_state(int64 *recorded);
+extern int64 gw_audit_open_rows(void);
+extern int64 gw_audit_adopt(void);
 extern const char *gw_audit_table(void);
 extern Oid	gw_audit_relid(void);
 extern Oid	gw_audit_owner(void);
@@ -288,7 +309,7 @@ extern int	gw_audit_claim(bool reconcile, int limit);
 extern void gw_audit_note_retry(int64 id, int attempts, TimestampTz next_at,
 								const GwOutcome *out);
 extern bool gw_audit_reserve(int64 id, int attempts);
-extern bool gw_audit_cancel(int64 id, const char *by_role);
+extern bool gw_audit_cancel(int64 id, const char *by_role, bool any_open);
 extern int	gw_audit_reconcile_sending(void);
 
 /* in worker.c */

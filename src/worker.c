@@ -21,6 +21,12 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_database.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
@@ -46,6 +52,7 @@
 #define BACKOFF_BASE_MS 250
 #define BACKOFF_CAP_MS	20000
 #define IDLE_WAKE_MS	10000
+#define NOT_READY_WAKE_MS 600000	/* asleep while there is nothing to serve */
 
 typedef struct GwJob
 {
@@ -116,6 +123,10 @@ static bool reconciled = false;
 static TimestampTz last_reconcile = 0;
 static TimestampTz next_track = 0;	/* next tracking poll due; 0: look now,
 										 * DT_NOEND: none */
+static GwInstallState state = GW_NOT_INSTALLED;	/* see check_state */
+static int	state_logged = -1;	/* the state last logged */
+static uint32 state_generation = 0; /* gw_adopt() count seen */
+static TimestampTz last_check = 0;	/* when check_state last ran; 0: now */
 
 /* ---- transactions ---- */
 
@@ -313,7 +324,7 @@ token_refresh_at(const char *expires_at)
 /*
  * rate_wait_us
  *		0 when server may send now (and the send is counted), else how long
- *		to wait.  Sends are spaced 1.05 / requests_per_second apart: no
+ *		to wait.  Sends are spaced 1.1 / requests_per_second apart: no
  *		second holds more than requests_per_second of them, with a margin
  *		for jitter on the way to the provider, and no bursts.
  */
@@ -337,7 +348,7 @@ rate_wait_us(GwServer *server)
 	}
 	if (now < r->next_send)
 		return r->next_send - now;
-	r->next_send = now + (int64) (1.05 * USECS_PER_SEC / server->requests_per_second);
+	r->next_send = now + (int64) (1.1 * USECS_PER_SEC / server->requests_per_second);
 	return 0;
 }
 
@@ -913,6 +924,37 @@ not_sent(GwJob *job, ErrorData *edata)
 }
 
 /*
+ * refuse_waiting_calls
+ *		While there is nothing to serve (see check_state), calls handed over
+ *		(in a race with what the caller checked) are answered with why.
+ */
+static void
+refuse_waiting_calls(void)
+{
+	int			i;
+	const char *why = state == GW_NEEDS_UPDATE ?
+		"the installed gwresize SQL is older than its library: run ALTER EXTENSION gwresize UPDATE" :
+		state == GW_FOREIGN ?
+		"gwresize is not active in this copy of the database: the extension owner decides with gw_adopt()" :
+		"extension \"gwresize\" is not installed in the worker's database";
+
+	for (i = 0; i < gw_shared->nslots; i++)
+	{
+		uint64		ticket = 0;
+
+		LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
+		if (gw_shared->slots[i].state == GW_SLOT_SUBMITTED)
+		{
+			gw_shared->slots[i].state = GW_SLOT_CLAIMED;
+			ticket = gw_shared->slots[i].ticket;
+		}
+		LWLockRelease(gw_shared->lock);
+		if (ticket != 0)
+			reply(i, ticket, 0, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, why);
+	}
+}
+
+/*
  * claim_calls
  *		Take the calls callers submitted and commit a 'sending' row for
  *		each, in one transaction.  A call that cannot be recorded (its
@@ -1003,9 +1045,11 @@ claim_rows(ClaimKind kind, int room)
 	tx_begin(kind == CLAIM_UNKNOWN ? "gwresize: reconciling interrupted calls" :
 			 kind == CLAIM_TRACK ? "gwresize: tracking accepted resizes" :
 			 "gwresize: claiming queued calls");
+	/* (the claims themselves take only this cluster's rows: CLAIM_OURS) */
 	if (!OidIsValid(gw_audit_relid()))
 	{
 		tx_commit();
+		last_check = 0;			/* look again, and say why */
 		return 0;
 	}
 	n = kind == CLAIM_TRACK ? gw_audit_claim_tracking(room) :
@@ -1275,6 +1319,142 @@ write_outcomes(void)
 	}
 }
 
+/* ---- what the worker may do ---- */
+
+
+/*
+ * check_state
+ *		Look at the installation in the worker's database: not installed,
+ *		SQL older than the library, a copy nobody adopted, or ready.  Each
+ *		change is logged once; until ready the worker sends, polls and
+ *		reconciles nothing.
+ */
+static void
+check_state(void)
+{
+	int64		recorded = 0;
+	int64		open = 0;
+	GwInstallState st;
+
+	state_generation = pg_atomic_read_u32(&gw_shared->recheck_generation);
+	tx_begin("gwresize: checking the installation");
+	st = gw_install_state(&recorded);
+	if (st == GW_FOREIGN && (int) st != state_logged)
+		open = gw_audit_open_rows();
+	tx_commit();
+
+	if ((int) st != state_logged)
+	{
+		switch (st)
+		{
+			case GW_NOT_INSTALLED:
+				ereport(LOG,
+						(errmsg("gwresize: extension \"gwresize\" is not installed in database \"%s\"; the worker waits for CREATE EXTENSION",
+								gw_database_name)));
+				break;
+			case GW_NEEDS_UPDATE:
+				ereport(WARNING,
+						(errmsg("gwresize: the extension's SQL in database \"%s\" is older than its library (%s); nothing is sent",
+								gw_database_name, GW_SQL_VERSION),
+						 errhint("Run ALTER EXTENSION gwresize UPDATE.")));
+				break;
+			case GW_FOREIGN:
+				ereport(WARNING,
+						(errmsg("gwresize: database \"%s\" is a copy made by another cluster: its %lld open call(s) are left alone",
+								gw_database_name, (long long) open),
+						 errdetail("gw_installation names the cluster with system identifier %lld; this is cluster %llu (a restore, a pg_upgrade or a clone).",
+								   (long long) recorded,
+								   (unsigned long long) GetSystemIdentifier()),
+						 errhint("The extension owner runs SELECT gw_adopt() to have the worker act on them, or cancels them with gw_cancel().")));
+				break;
+			case GW_READY:
+				if (state_logged >= 0)
+					ereport(LOG,
+							(errmsg("gwresize: serving database \"%s\"", gw_database_name)));
+				break;
+		}
+		state_logged = (int) st;
+	}
+	if (st != GW_READY)
+		reconciled = false;		/* once ready: rows left in 'sending' first */
+	state = st;
+}
+
+/*
+ * database_exists
+ *		Whether database name exists, read from pg_database with a plain
+ *		heap scan: a process bound to no database can read shared catalogs,
+ *		but not the relation cache an index scan needs (as the autovacuum
+ *		launcher does).
+ */
+static bool
+database_exists(const char *name)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (!found && HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+		found = strcmp(NameStr(((Form_pg_database) GETSTRUCT(tup))->datname), name) == 0;
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return found;
+}
+
+/*
+ * wait_for_database
+ *		The worker's database does not exist (yet): connected to no
+ *		database, look for it every 10 s, and once it exists exit so that
+ *		the postmaster starts the worker again (a process cannot change its
+ *		database).  Logged once when first seen and at most every 10
+ *		minutes after, not once a second.
+ */
+static void
+wait_for_database(void)
+{
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("gwresize worker");
+	for (;;)
+	{
+		bool		exists;
+		TimestampTz now = GetCurrentTimestamp();
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		exists = database_exists(gw_database_name);
+		if (exists)
+		{
+			gw_shared->db_missing = false;
+			ereport(LOG,
+					(errmsg("gwresize: database \"%s\" exists now; the worker restarts to serve it",
+							gw_database_name)));
+			proc_exit(1);
+		}
+		if (gw_shared->nodb_logged_at == 0 ||
+			TimestampDifferenceExceeds(gw_shared->nodb_logged_at, now, 600 * 1000))
+		{
+			ereport(WARNING,
+					(errmsg("gwresize: database \"%s\" does not exist; the worker looks for it every 10 s",
+							gw_database_name),
+					 errhint("Create it, or set gwresize.database_name and restart the server.")));
+			gw_shared->nodb_logged_at = now;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10 * 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
 void
 gw_worker_main(Datum main_arg)
 {
@@ -1285,7 +1465,17 @@ gw_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	/*
+	 * Connecting to a database that does not exist ends the process; the
+	 * flag, set until the connection is made, sends the next start to
+	 * wait_for_database instead of failing again every second.
+	 */
+	if (gw_shared->db_missing)
+		wait_for_database();
+	gw_shared->db_missing = true;
 	BackgroundWorkerInitializeConnection(gw_database_name, NULL, 0);
+	gw_shared->db_missing = false;
+	gw_shared->nodb_logged_at = 0;
 	pgstat_report_appname("gwresize worker");
 
 	gw_http_init();
@@ -1310,23 +1500,42 @@ gw_worker_main(Datum main_arg)
 			gw_http_apply_settings();
 		}
 
+		/*
+		 * Whether there is anything to serve: at start, on every wake while
+		 * not, after gw_adopt(), and now and then.
+		 */
+		if (last_check == 0 || (state != GW_READY ? woken :
+								(pg_atomic_read_u32(&gw_shared->recheck_generation) != state_generation ||
+								 TimestampDifferenceExceeds(last_check, GetCurrentTimestamp(), IDLE_WAKE_MS))))
+		{
+			check_state();
+			last_check = GetCurrentTimestamp();
+		}
+		if (state != GW_READY)
+		{
+			/* nothing to serve: sleep until a call, a commit or a reload */
+			refuse_waiting_calls();
+			gw_http_wait_and_dispatch(NOT_READY_WAKE_MS);
+			write_outcomes();
+			continue;
+		}
+
 		/* rows a crash or restart left in 'sending' become 'unknown' */
 		if (!reconciled)
 		{
-			tx_begin("gwresize: reconciling");
-			if (OidIsValid(gw_audit_relid()))
-			{
-				int			n = gw_audit_reconcile_sending();
+			int			n;
 
-				if (n > 0)
-					ereport(LOG,
-							(errmsg("gwresize: %d call(s) interrupted by a restart marked unknown", n)));
-				reconciled = true;
-			}
+			tx_begin("gwresize: reconciling");
+			n = gw_audit_reconcile_sending();
 			tx_commit();
+			if (n > 0)
+				ereport(LOG,
+						(errmsg("gwresize: %d call(s) interrupted by a restart marked unknown", n)));
+			reconciled = true;
 		}
 
 		claim_calls();
+
 		/*
 		 * A commit that queued rows sets our latch; a claim that filled the
 		 * room it had may have left more behind.
@@ -1337,21 +1546,29 @@ gw_worker_main(Datum main_arg)
 
 			queue_pending = claim_rows(CLAIM_QUEUED, room) == room;
 		}
-		if (reconciled && njobs < MAX_JOBS &&
+		if (njobs < MAX_JOBS &&
 			TimestampDifferenceExceeds(last_reconcile, GetCurrentTimestamp(),
 									   RECONCILE_MS))
 		{
-			claim_rows(CLAIM_UNKNOWN, MAX_JOBS - njobs);
-			last_reconcile = GetCurrentTimestamp();
+			int			room = MAX_JOBS - njobs;
+
+			/* a claim that filled its room looks again as soon as there is room */
+			last_reconcile = claim_rows(CLAIM_UNKNOWN, room) == room ? 0 :
+				GetCurrentTimestamp();
 		}
 		/* accepted resizes whose next poll is due */
 		/* polls take at most a quarter of the room: calls come first */
-		if (reconciled && ntracking < MAX_JOBS / 4 && njobs < MAX_JOBS &&
+		if (ntracking < MAX_JOBS / 4 && njobs < MAX_JOBS &&
 			next_track <= GetCurrentTimestamp())
 			claim_rows(CLAIM_TRACK, Min(MAX_JOBS - njobs, MAX_JOBS / 4 - ntracking));
 		timeout = start_due();
 		write_outcomes();
-		if (next_track != DT_NOEND)
+
+		/*
+		 * Wake for the next due poll, if there is room to make it (without
+		 * room, a transfer that ends makes some, and wakes us).
+		 */
+		if (next_track != DT_NOEND && ntracking < MAX_JOBS / 4 && njobs < MAX_JOBS)
 		{
 			long		track_ms = Max(0, (long) ((next_track - GetCurrentTimestamp()) / 1000));
 

@@ -13,7 +13,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(start_mock mock_call mock_count new_gw_node gw_servers);
+our @EXPORT = qw(start_mock mock_call mock_count new_gw_node gw_servers kill_host);
 
 my $root = $ENV{GW_ROOT} or die "GW_ROOT is not set";
 my @mocks;
@@ -71,15 +71,16 @@ sub mock_count
 	return scalar @{ mock_call($mock, 'GET', "requests?$q") };
 }
 
-# new_gw_node(NAME, MOCK, EXTRA_CONF): a started cluster with gwresize
-# preloaded and created in database postgres
+# new_gw_node(NAME, MOCK, EXTRA_CONF, INIT_PARAMS...): a started cluster with
+# gwresize preloaded and created in database postgres; INIT_PARAMS (optional)
+# go to PostgreSQL::Test::Cluster::init, e.g. allows_streaming => 1
 sub new_gw_node
 {
-	my ($name, $mock, $extra) = @_;
+	my ($name, $mock, $extra, %init) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	# UTF-8 whatever the environment's locale: what providers send is checked
 	# against the database encoding
-	$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
+	$node->init(extra => [ '--encoding=UTF8', '--locale=C' ], %init);
 	$node->append_conf(
 		'postgresql.conf', qq{
 shared_preload_libraries = 'gwresize'
@@ -111,6 +112,93 @@ CREATE SERVER hw FOREIGN DATA WRAPPER gwresize
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw
   OPTIONS (user_name 'testuser', password 'testPassword!1', domain_name 'testdomain');
 });
+}
+
+# the pids under PID (children, grandchildren, ...), from /proc
+sub _descendants
+{
+	my ($root) = @_;
+	my %kids;
+	opendir(my $d, '/proc') or die "cannot read /proc: $!";
+	foreach my $p (grep { /^\d+$/ } readdir($d))
+	{
+		open(my $f, '<', "/proc/$p/stat") or next;
+		my $stat = <$f>;
+		close $f;
+		next unless defined $stat;
+		# "pid (comm) state ppid ...": comm may hold spaces and parentheses
+		my @f = split ' ', substr($stat, rindex($stat, ')') + 2);
+		push @{ $kids{ $f[1] } }, $p;
+	}
+	closedir $d;
+	my @out;
+	my @todo = ($root);
+	while (@todo)
+	{
+		my $p = shift @todo;
+		foreach my $c (@{ $kids{$p} // [] })
+		{
+			push @out, $c;
+			push @todo, $c;
+		}
+	}
+	return @out;
+}
+
+# a process that is gone, or a zombie nobody has reaped yet
+sub _dead
+{
+	my ($pid) = @_;
+	open(my $f, '<', "/proc/$pid/stat") or return 1;
+	my $stat = <$f> // '';
+	close $f;
+	my ($state) = substr($stat, rindex($stat, ')') + 2) =~ /^(\S)/;
+	return !defined $state || $state eq 'Z' || $state eq 'X';
+}
+
+# kill_host(NODE): what a failed host does to a running cluster.  The
+# postmaster is frozen first (SIGSTOP: it forks nothing more and notices no
+# child's death), then every process under it; then all of them get SIGKILL.
+# Nothing runs between the freeze and the kill, so no process cleans up,
+# flushes or tells a peer.  Waits until they are gone, forgets the node's pid
+# (PostgreSQL::Test::Cluster must not try to stop it), removes its System V
+# shared memory header; returns the pids killed, the postmaster first.
+sub kill_host
+{
+	my ($node) = @_;
+	my $pm = $node->{_pid} or die "node " . $node->name . " is not running";
+	kill 'STOP', $pm or die "cannot stop postmaster $pm: $!";
+	my %seen = ($pm => 1);
+	my @pids = ($pm);
+	# again until nothing new: a fork under way when the postmaster froze
+	for (1 .. 5)
+	{
+		my @new = grep { !$seen{$_} } _descendants($pm);
+		last unless @new;
+		kill 'STOP', @new;
+		$seen{$_} = 1 foreach @new;
+		push @pids, @new;
+	}
+	kill 'KILL', @pids;
+	for (1 .. 500)
+	{
+		last unless grep { !_dead($_) } @pids;
+		usleep(10_000);
+	}
+	die "processes of " . $node->name . " still alive after SIGKILL"
+	  if grep { !_dead($_) } @pids;
+	$node->{_pid} = undef;
+	# the segment a dead postmaster leaves behind ("key shmid" on line 7)
+	if (open(my $f, '<', $node->data_dir . '/postmaster.pid'))
+	{
+		my @l = <$f>;
+		close $f;
+		if (defined $l[6] && $l[6] =~ /^\s*\d+\s+(\d+)/)
+		{
+			system("ipcrm -m $1 >/dev/null 2>&1");
+		}
+	}
+	return @pids;
 }
 
 END
