@@ -14,7 +14,8 @@ OBJS = \
 
 EXTENSION = gwresize
 DATA = sql/gwresize--1.0.sql \
-	sql/gwresize--1.0--1.1.sql
+	sql/gwresize--1.0--1.1.sql \
+	sql/gwresize--1.1--1.2.sql
 PGFILEDESC = "gwresize - resize cloud API gateways from SQL"
 
 PG_CPPFLAGS = -Isrc $(shell pkg-config --cflags libcurl openssl)
@@ -27,7 +28,7 @@ include $(PGXS)
 
 # ---- tests, demo and benchmarks (see README.md) ----
 
-.PHONY: test demo bench deps
+.PHONY: test test-sanitize demo bench deps dist package-check
 
 deps:
 	@scripts/deps.sh
@@ -35,8 +36,30 @@ deps:
 test: deps all
 	@scripts/run-tests.sh
 
+# clang with ASan and UBSan against a private copy of PostgreSQL, then the
+# libFuzzer target; see scripts/sanitize.sh
+test-sanitize:
+	@scripts/deps.sh sanitize
+	@scripts/sanitize.sh
+
 demo: deps all
 	@scripts/demo.sh
 
 bench: deps all
 	@scripts/bench.sh
+
+# ---- releases (see README.md, "Install") ----
+
+# the one version: default_version in the control file
+EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(srcdir)/$(EXTENSION).control)
+
+# the PGXN release: committed files only (git archive HEAD), after the check
+# that META.json and debian/changelog tell the control file's version
+dist:
+	@test/version-check.sh >/dev/null || { test/version-check.sh | grep -E '^not ok|^#'; exit 1; }
+	@git diff --quiet HEAD -- || echo "note: uncommitted changes are not in the archive (git archive HEAD)"
+	git archive --format zip --prefix $(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
+
+# build the Debian package, lintian, install it, test the installed package
+package-check:
+	@scripts/package-check.sh

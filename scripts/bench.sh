@@ -5,6 +5,7 @@
 #   BENCH_N        synchronous calls per series (default 300)
 #   BENCH_DRAIN_N  calls queued at once for the drain (default 5000)
 #   BENCH_LAT_N    single queued calls timed from COMMIT to sent_at (default 200)
+#   BENCH_HISTORY_N rows of history the report timings run on (default 1000000)
 set -eu
 . "$(dirname "$0")/lib.sh"
 gw_up gwbench
@@ -37,3 +38,11 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER hw_pwd
 SQL
 "$GW_WORK/bench" "host=$PGHOST port=$PGPORT dbname=gwbench user=postgres" \
 	"$GW_MOCK_URL" "$GW_CA" "${BENCH_N:-300}" "${BENCH_DRAIN_N:-5000}" "${BENCH_LAT_N:-200}"
+
+# reports on a year of history, in a database of their own (the worker
+# serves gwbench only)
+gcc -O2 -Wall -Werror -I"$(pg_config --includedir)" test/bench/history.c -o "$GW_WORK/history" \
+	-L"$(pg_config --libdir)" -lpq
+createdb gwhistory
+psql -X -q -d gwhistory -c 'CREATE EXTENSION gwresize'
+"$GW_WORK/history" "host=$PGHOST port=$PGPORT dbname=gwhistory user=postgres" "${BENCH_HISTORY_N:-1000000}"

@@ -35,11 +35,6 @@ SELECT id, status, http_status, request_id, client_token
 SELECT id, status, http_status, request_id, job_id
   FROM gw_resize('6a7d71827fd54572b1f31aa9548fcc81', 'PROFESSIONAL');
 
-\echo '== a rejected call still leaves its row'
-\set ON_ERROR_STOP 0
-SELECT gw_resize('6a7d71827fd54572b1f31aa9548fcc81', 'BASIC');
-\set ON_ERROR_STOP 1
-
 \echo
 \echo '== the audit rows'
 SELECT id, provider, server_name, instance_id, target_spec, status, attempts,
@@ -58,14 +53,22 @@ BEGIN
   END LOOP;
 END $$;
 
+\echo '== the same spec again: the instance is read first, nothing is sent'
+SELECT id, status, from_spec, target_spec FROM gw_modify_spec('apigateway-cn-demo01', 'api.s1.medium');
+
+\echo '== a rejected call still leaves its row (Huawei resizes upgrade only)'
+\set ON_ERROR_STOP 0
+SELECT gw_resize('6a7d71827fd54572b1f31aa9548fcc81', 'BASIC');
+\set ON_ERROR_STOP 1
+
 \echo '== the history report'
-SELECT id, instance_id, provider, from_spec, to_spec, requested_by AS who,
+SELECT id, instance_id, provider, from_spec, to_spec, modify_action, requested_by AS who,
        to_char(requested_at, 'HH24:MI:SS') AS at,
        round(extract(epoch FROM time_to_accepted) * 1000, 1) AS to_accepted_ms,
        round(extract(epoch FROM time_to_finished)::numeric, 1) AS to_finished_s,
-       outcome, error_code
+       outcome, failure_class, error_code
   FROM gw_history ORDER BY id;
-SELECT server_name, provider, calls, succeeded, failed, resize_failed, success_rate,
+SELECT server_name, provider, calls, succeeded, unchanged, rejected, resize_failed, success_rate,
        round(extract(epoch FROM p50_to_finished)::numeric, 1) AS p50_finished_s
   FROM gw_summary ORDER BY 1;
 SQL

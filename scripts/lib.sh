@@ -2,7 +2,10 @@
 # gwresize preloaded, and the mock cloud on 127.0.0.1.  Source it.
 
 GW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PGBIN=$(pg_config --bindir)
+# GW_PG_CONFIG: the pg_config of the PostgreSQL to run (scripts/sanitize.sh
+# points it at a private copy); the one in PATH by default
+GW_PG_CONFIG=${GW_PG_CONFIG:-pg_config}
+PGBIN=$("$GW_PG_CONFIG" --bindir)
 export PATH="$PGBIN:$PATH"
 
 # postgres refuses to run as root: when root, run it as the postgres user
@@ -10,9 +13,10 @@ as_pg() {
 	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# gw_workdir: a scratch directory the cluster's user can write
+# gw_workdir: a scratch directory the cluster's user can write, in
+# GW_TMPDIR (default /tmp)
 gw_workdir() {
-	GW_WORK=$(mktemp -d /tmp/gwresize.XXXXXX)
+	GW_WORK=$(mktemp -d "${GW_TMPDIR:-/tmp}/gwresize.XXXXXX")
 	chmod 755 "$GW_WORK"
 	[ "$(id -u)" = 0 ] && chown postgres: "$GW_WORK"
 	export GW_WORK

@@ -6,12 +6,17 @@ set -u
 . "$(dirname "$0")/lib.sh"
 cd "$GW_ROOT"
 
-REGRESS_TESTS=${REGRESS_TESTS:-"validator inputs modify_spec privileges huawei queue tracking"}
+REGRESS_TESTS=${REGRESS_TESTS:-"validator inputs modify_spec privileges huawei queue tracking reads"}
 ISOLATION_TESTS=${ISOLATION_TESTS:-"one_per_instance"}
-# GW_ONLY=regress (or vectors, mock, tap) runs one stage: for development
+TAP_TESTS=${TAP_TESTS:-"test/t/*.pl"}
+# GW_ONLY=regress (or version, vectors, mock, tap, or a list: "vectors tap") runs
+# only those stages: for development, and for scripts/sanitize.sh, which also
+# sets GW_NO_INSTALL=1 (it installs its own build), GW_CC and GW_CFLAGS (the
+# compiler and flags of the vectors' driver), GW_PG_CONFIG (see lib.sh), and
+# GW_KEEP_WORK=1 to scan the logs after a passing run.
 GW_ONLY=${GW_ONLY:-}
-want() { [ -z "$GW_ONLY" ] || [ "$GW_ONLY" = "$1" ]; }
-PG_REGRESS="$(pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress"
+want() { [ -z "$GW_ONLY" ] || [[ " $GW_ONLY " == *" $1 "* ]]; }
+PG_REGRESS="$("$GW_PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress"
 pass=0
 fail=0
 failed_names=()
@@ -27,15 +32,36 @@ count_tap() {
 	[ "$nok" -gt 0 ] && failed_names+=("$1")
 }
 
-make -s install >/dev/null || { echo "make install failed"; echo "0 passed, 1 failed"; exit 1; }
+if [ -z "${GW_NO_INSTALL:-}" ]; then
+	make -s install >/dev/null || { echo "make install failed"; echo "0 passed, 1 failed"; exit 1; }
+else
+	# the gwresize already installed (a package: debian/tests; a copy:
+	# scripts/sanitize.sh) is what is tested
+	for f in "$("$GW_PG_CONFIG" --pkglibdir)/gwresize.so" "$("$GW_PG_CONFIG" --sharedir)/extension/gwresize.control"; do
+		[ -f "$f" ] || { echo "GW_NO_INSTALL is set but $f is missing"; echo "0 passed, 1 failed"; exit 1; }
+	done
+fi
 gw_workdir
 trap gw_stop_all EXIT
 
+if want version; then
+echo "== versions (test/version-check.sh)"
+GW_NO_INSTALL="${GW_NO_INSTALL:-}" bash test/version-check.sh >"$GW_WORK/version.tap" 2>&1
+v_rc=$?
+grep -E '^(not ok|#)' "$GW_WORK/version.tap"
+count_tap version "$GW_WORK/version.tap"
+if [ "$v_rc" != 0 ] && ! grep -q '^not ok' "$GW_WORK/version.tap"; then
+	fail=$((fail + 1)); failed_names+=("version"); cat "$GW_WORK/version.tap"
+fi
+grep -c '^ok' "$GW_WORK/version.tap" | sed 's/$/ version checks passed/'
+fi
+
 if want vectors; then
 echo "== signing vectors (test/vectors)"
-gcc -Wall -Werror -O2 -DFRONTEND -Isrc -I"$(pg_config --includedir-server)" \
-	-I"$(pg_config --includedir)" test/vectors/sign_driver.c src/sign.c \
-	-L"$(pg_config --pkglibdir)" -lpgcommon -lpgport -lssl -lcrypto \
+${GW_CC:-gcc} -Wall -Werror ${GW_CFLAGS:--O2} -DFRONTEND -Isrc \
+	-I"$("$GW_PG_CONFIG" --includedir-server)" -I"$("$GW_PG_CONFIG" --includedir)" \
+	test/vectors/sign_driver.c src/sign.c \
+	-L"$("$GW_PG_CONFIG" --pkglibdir)" -lpgcommon -lpgport -lssl -lcrypto \
 	-o "$GW_WORK/sign_driver"
 python3 test/vectors/run_vectors.py "$GW_WORK/sign_driver" test/vectors >"$GW_WORK/vectors.tap" 2>&1
 grep -E '^(not ok|#)' "$GW_WORK/vectors.tap"
@@ -77,7 +103,7 @@ if [ "$r_bad" -gt 0 ]; then
 	cat "$GW_WORK/regress/regression.diffs" 2>/dev/null | head -300
 fi
 # isolation specs, in the same database after the regress tests
-"$(pg_config --pkglibdir)/pgxs/src/test/isolation/pg_isolation_regress" \
+"$("$GW_PG_CONFIG" --pkglibdir)/pgxs/src/test/isolation/pg_isolation_regress" \
 	--inputdir=test --outputdir="$GW_WORK/isolation" --bindir="$PGBIN" \
 	--host="$PGHOST" --port="$PGPORT" --user=postgres --use-existing \
 	--dbname=contrib_regression $ISOLATION_TESTS >"$GW_WORK/isolation.out" 2>&1
@@ -100,9 +126,9 @@ echo "== TAP (test/t)"
 tapdir="$GW_WORK/tap"
 as_pg mkdir -p "$tapdir"
 as_pg env PATH="$PATH" TESTDIR="$tapdir" GW_ROOT="$GW_ROOT" \
-	PERL5LIB="$(pg_config --pkglibdir)/pgxs/src/test/perl:$GW_ROOT/test/t" \
+	PERL5LIB="$("$GW_PG_CONFIG" --pkglibdir)/pgxs/src/test/perl:$GW_ROOT/test/t" \
 	PG_REGRESS="$PG_REGRESS" \
-	prove -v test/t/*.pl >"$GW_WORK/tap.out" 2>&1
+	prove -v $TAP_TESTS >"$GW_WORK/tap.out" 2>&1
 grep -E '^(t/|test/t/|[[:space:]]*(not )?ok [0-9]|Result|Files=)' "$GW_WORK/tap.out"
 count_tap tap "$GW_WORK/tap.out"
 dubious=$(grep -cE 'Dubious|Bad plan|No plan found|Parse errors|No subtests run' "$GW_WORK/tap.out")
@@ -117,6 +143,6 @@ fi
 fi
 
 [ ${#failed_names[@]} -gt 0 ] && echo "failing: ${failed_names[*]}"
-[ "$fail" = 0 ] && rm -rf "$GW_WORK"
+[ "$fail" = 0 ] && [ -z "${GW_KEEP_WORK:-}" ] && rm -rf "$GW_WORK"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -244,7 +244,9 @@ gw_install_state(int64 *recorded)
 
 	if (!OidIsValid(audit_known()) || !OidIsValid(known_relid))
 		return GW_NOT_INSTALLED;
-	if (!OidIsValid(get_relname_relid("gw_installation", known_nsp)))
+	/* the newest objects: gw_installation (1.1), gw_audit.from_spec (1.2) */
+	if (!OidIsValid(get_relname_relid("gw_installation", known_nsp)) ||
+		get_attnum(known_relid, "from_spec") == InvalidAttrNumber)
 		return GW_NEEDS_UPDATE;
 	values[0] = Int64GetDatum((int64) GetSystemIdentifier());
 	rc = SPI_execute_plan(audit_plan(STMT_FOREIGN,
@@ -321,7 +323,8 @@ gw_audit_adopt(void)
  *		Insert a row in status status ('sending' from the worker, 'queued'
  *		from a caller's transaction) and return its id.  A 'sending' row
  *		counts the attempt about to leave.  When the instance
- *		already has an open row (queued, sending or unknown) nothing is
+ *		already has an open row (queued, sending or unknown, or accepted and
+ *		still tracked) nothing is
  *		inserted and a 55006 ERROR names it: one resize per instance.
  */
 int64
@@ -336,6 +339,7 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 	int			rc;
 	NameData	who;
 	int64		open_id = 0;
+	char	   *open_status = NULL;
 
 	values[0] = CStringGetTextDatum(gw_provider_name(call->provider));
 	values[1] = CStringGetTextDatum(server->name);
@@ -356,7 +360,8 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 									 " CASE WHEN $7 = 'sending' THEN clock_timestamp() END,"
 									 " CASE WHEN $7 = 'sending' THEN 1 ELSE 0 END)"
 									 " ON CONFLICT (provider, instance_id)"
-									 " WHERE status IN ('queued', 'sending', 'unknown') DO NOTHING"
+									 " WHERE status IN ('queued', 'sending', 'unknown')"
+									 "  OR (status = 'accepted' AND finished_at IS NULL) DO NOTHING"
 									 " RETURNING id",
 									 9, types),
 						  values, nulls, false, 1);
@@ -368,34 +373,49 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 
 	/* the instance has an open resize: find it for the message */
 	rc = SPI_execute_plan(audit_plan(STMT_FIND_OPEN,
-									 "SELECT id FROM %s WHERE provider = $1 AND instance_id = $2"
-									 " AND status IN ('queued', 'sending', 'unknown')",
+									 "SELECT id, status FROM %s WHERE provider = $1 AND instance_id = $2"
+									 " AND (status IN ('queued', 'sending', 'unknown')"
+									 "  OR (status = 'accepted' AND finished_at IS NULL))",
 									 2, types),
 						  values, NULL, false, 1);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	{
 		open_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											  SPI_tuptable->tupdesc, 1, &isnull));
+		open_status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_IN_USE),
 			 errmsg("instance \"%s\" already has a resize in progress",
 					call->instance_id),
-			 errdetail("gw_audit row %lld is still open.", (long long) open_id)));
+			 open_status && strcmp(open_status, "accepted") == 0 ?
+			 errdetail("gw_audit row %lld was accepted and the provider is still applying it.",
+					   (long long) open_id) :
+			 errdetail("gw_audit row %lld is still open (%s).", (long long) open_id,
+					   open_status ? open_status : "committing"),
+			 open_status && strcmp(open_status, "accepted") == 0 ?
+			 errhint("Wait for it to finish (gw_inflight), or end its tracking with gw_cancel(%lld).",
+					 (long long) open_id) : 0));
 	return 0;					/* keep compiler quiet */
 }
 
 /*
  * gw_audit_finish_call
- *		Record the provider's answer (or the transport's failure) of a row
- *		in 'sending' (a row gw_cancel() took meanwhile stays cancelled).
+ *		Record the outcome of a row in 'queued' or 'sending' (a row
+ *		gw_cancel() took meanwhile stays cancelled): the provider's answer
+ *		or the transport's failure, or, when nothing was sent, why (the
+ *		instance already at the target: 'unchanged').  from_spec and
+ *		state_json are what the read before the change saw, if it ran.
  */
 void
 gw_audit_finish_call(int64 id, const char *status, int attempts,
-					 long http_status, const GwOutcome *out, int poll_after_ms)
+					 long http_status, const GwOutcome *out, int poll_after_ms,
+					 const char *from_spec, const char *state_json)
 {
-	Oid			types[11] = {INT8OID, TEXTOID, INT4OID, INT4OID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
-	Datum		values[11];
-	char		nulls[12] = "           ";
+	Oid			types[13] = {INT8OID, TEXTOID, INT4OID, INT4OID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID};
+	Datum		values[13];
+	char		nulls[14] = "             ";
 	int			rc;
 
 	values[10] = Int32GetDatum(poll_after_ms);
@@ -413,18 +433,23 @@ gw_audit_finish_call(int64 id, const char *status, int attempts,
 							 nulls, 7);
 	values[8] = text_or_null(out->response_json, nulls, 8);
 	values[9] = text_or_null(out->request_json, nulls, 9);
+	values[11] = text_or_null(from_spec, nulls, 11);
+	values[12] = text_or_null(state_json, nulls, 12);
 
 	rc = SPI_execute_plan(audit_plan(STMT_FINISH,
 									 "UPDATE %s SET status = $2, attempts = $3,"
-									 " answered_at = clock_timestamp(), http_status = $4,"
+									 " answered_at = CASE WHEN $3 > 0 THEN clock_timestamp() END,"
+									 " http_status = $4,"
 									 " request_id = $5, job_id = $6, error_code = $7,"
 									 " error_message = $8, response = $9::jsonb,"
 									 " request = coalesce($10::jsonb, request),"
-									 " finished_at = CASE WHEN $2 = 'failed' THEN clock_timestamp() END,"
+									 " finished_at = CASE WHEN $2 IN ('failed', 'unchanged') THEN clock_timestamp() END,"
 									 " next_attempt_at = CASE WHEN $2 = 'accepted'"
-									 "   THEN clock_timestamp() + $11 * interval '1 millisecond' END"
-									 " WHERE id = $1 AND status = 'sending'",
-									 11, types),
+									 "   THEN clock_timestamp() + $11 * interval '1 millisecond' END,"
+									 " from_spec = coalesce($12, from_spec),"
+									 " instance_state = coalesce($13::jsonb, instance_state)"
+									 " WHERE id = $1 AND status IN ('queued', 'sending')",
+									 13, types),
 						  values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update gw_audit: %s", SPI_result_code_string(rc));
@@ -459,32 +484,37 @@ gw_audit_fetch(int64 id, Snapshot snapshot)
 	" AND requested_at >= (SELECT min(acts_since) FROM %2$s)" \
 	" AND NOT EXISTS (SELECT FROM %2$s WHERE system_identifier <> $2)"
 
-#define CLAIM_COLUMNS \
-	" RETURNING id, provider, server_name, instance_id, target_spec," \
+#define CLAIM_LIST \
+	" id, provider, server_name, instance_id, target_spec," \
 	" coalesce(params->>'ModifyAction', 'UPGRADE'), coalesce((params->>'AutoPay')::bool, false)," \
 	" coalesce((params->>'SkipWaitSwitch')::bool, false), client_token, requested_by," \
 	" mode = 'async', attempts," \
 	" (extract(epoch FROM clock_timestamp() - sent_at) * 1000)::bigint"
+#define CLAIM_COLUMNS " RETURNING" CLAIM_LIST
 
 /*
  * gw_audit_claim
- *		Move up to limit rows from 'queued' (reconcile false) or 'unknown'
- *		(reconcile true) to 'sending', oldest first, skipping rows locked by
- *		others (a gw_cancel() in progress).  Reconciled rows keep their
+ *		Up to limit rows 'queued' (reconcile false: read, not changed, and
+ *		none of the ids in held, the int8[] of the rows the worker already
+ *		has: a queued row stays 'queued' until its first attempt is counted
+ *		and starts) or moved from 'unknown' to 'sending' (reconcile true),
+ *		oldest first, skipping rows locked by others (a gw_cancel() in
+ *		progress).  Reconciled rows keep their
  *		sent_at (the last column gives its age in ms).  A queued row's
  *		first attempt is counted here; an unknown row's next one when it
  *		is sent.  The caller commits before it sends anything.  The rows are in SPI_tuptable, in the order of
  *		GwClaimed's fields; returns how many.
  */
 int
-gw_audit_claim(bool reconcile, int limit)
+gw_audit_claim(bool reconcile, int limit, Datum held)
 {
-	Oid			types[2] = {INT4OID, INT8OID};
-	Datum		values[2];
+	Oid			types[3] = {INT4OID, INT8OID, INT8ARRAYOID};
+	Datum		values[3];
 	int			rc;
 
 	values[0] = Int32GetDatum(limit);
 	values[1] = Int64GetDatum((int64) GetSystemIdentifier());
+	values[2] = held;
 	if (reconcile)
 		rc = SPI_execute_plan(audit_plan(STMT_CLAIM_UNKNOWN,
 										 "UPDATE %1$s SET status = 'sending', next_attempt_at = NULL"
@@ -495,14 +525,12 @@ gw_audit_claim(bool reconcile, int limit)
 							  values, NULL, false, 0);
 	else
 		rc = SPI_execute_plan(audit_plan(STMT_CLAIM_QUEUED,
-										 "UPDATE %1$s SET status = 'sending', sent_at = clock_timestamp(),"
-										 " next_attempt_at = NULL, attempts = attempts + 1"
-										 " WHERE id IN (SELECT id FROM %1$s WHERE status = 'queued'"
+										 "SELECT " CLAIM_LIST " FROM %1$s WHERE status = 'queued'"
 										 CLAIM_OURS
-										 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
-										 CLAIM_COLUMNS, 2, types),
-							  values, NULL, false, 0);
-	if (rc != SPI_OK_UPDATE_RETURNING)
+										 " AND id <> ALL ($3) ORDER BY id LIMIT $1",
+										 3, types),
+							  values, NULL, true, 0);
+	if (rc != (reconcile ? SPI_OK_UPDATE_RETURNING : SPI_OK_SELECT))
 		elog(ERROR, "could not claim gw_audit rows: %s", SPI_result_code_string(rc));
 	return (int) SPI_processed;
 }
@@ -595,7 +623,7 @@ gw_audit_track(int64 id, const char *status, const char *state_json,
 									 "   THEN clock_timestamp() + $4 * interval '1 millisecond' END,"
 									 " error_code = coalesce($5, error_code),"
 									 " error_message = coalesce($6, error_message)"
-									 " WHERE id = $1",
+									 " WHERE id = $1 AND status = 'accepted' AND finished_at IS NULL",
 									 6, types),
 						  values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
@@ -624,7 +652,7 @@ gw_audit_note_retry(int64 id, int attempts, TimestampTz next_at,
 	rc = SPI_execute_plan(audit_plan(STMT_RETRY,
 									 "UPDATE %s SET attempts = $2, next_attempt_at = $3,"
 									 " error_code = $4, error_message = $5"
-									 " WHERE id = $1 AND status = 'sending'",
+									 " WHERE id = $1 AND status IN ('queued', 'sending')",
 									 5, types),
 						  values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
@@ -634,9 +662,10 @@ gw_audit_note_retry(int64 id, int attempts, TimestampTz next_at,
 /*
  * gw_audit_reserve
  *		Count the attempt about to leave (attempts is its number) in a row
- *		still in 'sending', and clear its retry time: from this commit on it
- *		cannot be cancelled.  Returns false when the row left 'sending'
- *		(gw_cancel()): then nothing may be sent.
+ *		still 'queued' or 'sending', make it 'sending' and clear its retry
+ *		time: from this commit on it cannot be cancelled.  Returns false
+ *		when the row was cancelled meanwhile (gw_cancel()): then nothing may
+ *		be sent.
  */
 bool
 gw_audit_reserve(int64 id, int attempts)
@@ -648,8 +677,9 @@ gw_audit_reserve(int64 id, int attempts)
 	values[0] = Int64GetDatum(id);
 	values[1] = Int32GetDatum(attempts);
 	rc = SPI_execute_plan(audit_plan(STMT_RESERVE,
-									 "UPDATE %s SET attempts = $2, next_attempt_at = NULL"
-									 " WHERE id = $1 AND status = 'sending'",
+									 "UPDATE %s SET status = 'sending', attempts = $2, next_attempt_at = NULL,"
+									 " sent_at = coalesce(sent_at, clock_timestamp())"
+									 " WHERE id = $1 AND status IN ('queued', 'sending')",
 									 2, types),
 						  values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
@@ -691,15 +721,19 @@ gw_audit_cancel(int64 id, const char *by_role, bool any_open)
 							  values, nulls, false, 0);
 	else
 		rc = SPI_execute_plan(audit_plan(STMT_CANCEL,
-										 "UPDATE %s SET status = 'cancelled', finished_at = clock_timestamp(),"
-										 " next_attempt_at = NULL,"
+										 "UPDATE %s SET finished_at = clock_timestamp(), next_attempt_at = NULL,"
+										 " status = CASE WHEN status = 'accepted' THEN 'accepted' ELSE 'cancelled' END,"
+										 " error_code = CASE WHEN status = 'accepted' THEN 'TrackingCancelled' ELSE error_code END,"
 										 " error_message = CASE WHEN status = 'queued'"
 										 "   THEN 'cancelled before it was sent'"
+										 "   WHEN status = 'accepted'"
+										 "   THEN 'tracking ended by gw_cancel() (' || current_user || '): the provider accepted the resize; how it ended is not known'"
 										 "   ELSE 'cancelled while waiting to be retried; the last attempt: '"
 										 "     || coalesce(error_code, 'error') || ': ' || coalesce(error_message, '') END"
 										 " WHERE id = $1 AND (status = 'queued'"
 										 "   OR (status = 'sending' AND next_attempt_at IS NOT NULL"
-										 "       AND error_code IS DISTINCT FROM 'WorkerRestarted'))"
+										 "       AND error_code IS DISTINCT FROM 'WorkerRestarted')"
+										 "   OR (status = 'accepted' AND finished_at IS NULL))"
 										 " AND ($2 IS NULL OR requested_by = $2::name)",
 										 2, types),
 							  values, nulls, false, 0);

@@ -493,7 +493,8 @@ raise_if_failed(HeapTuple tup, TupleDesc desc, int64 id)
 	else if (status_code < 300)
 		sqlstate = ERRCODE_PROTOCOL_VIOLATION;	/* an answer we cannot use */
 	else if (status_code == 409 ||
-			 (code && strcmp(code, "InstanceStatusNotSupport") == 0))
+			 (code && (strcmp(code, "InstanceStatusNotSupport") == 0 ||
+					   strcmp(code, "InstanceNotReady") == 0)))
 		sqlstate = ERRCODE_OBJECT_IN_USE;	/* busy, or already at that spec */
 	else if (status_code == 429 || (code && (strstr(code, "Throttling") ||
 											 strcmp(code, "RetryAfterTooLong") == 0)))
@@ -511,6 +512,13 @@ raise_if_failed(HeapTuple tup, TupleDesc desc, int64 id)
 				 errmsg("the outcome of the resize of instance \"%s\" is unknown", inst),
 				 errdetail("The gwresize worker restarted while the call was in flight; gw_audit row %lld will be reconciled.",
 						   (long long) id)));
+	if (code && strcmp(code, "InstanceNotReady") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("instance \"%s\" is not ready for a change", inst),
+				 errdetail_internal("%s; gw_audit row %lld.", msg ? msg : "no message",
+									(long long) id),
+				 errhint("Retry once the instance runs again; gw_history shows what it was doing.")));
 	if (status_code == 0)
 		ereport(ERROR,
 				(errcode(sqlstate),

@@ -30,7 +30,7 @@
 
 #include "sign.h"
 
-#define GW_SQL_VERSION		"1.1"	/* the extension version this library needs */
+#define GW_SQL_VERSION		"1.2"	/* the extension version this library needs */
 
 #define GW_ID_MAXLEN		64	/* instance and project ids */
 #define GW_SPEC_MAXLEN		64
@@ -74,6 +74,7 @@ typedef struct GwServer
 	double		requests_per_second;	/* 0: unlimited */
 	int			poll_interval_ms;
 	int			tracking_timeout_ms;
+	bool		read_before;	/* read the instance before a change */
 } GwServer;
 
 /* Credentials from a user mapping.  Never logged, never stored. */
@@ -298,14 +299,15 @@ extern int64 gw_audit_insert(const GwCall *call, GwServer *server,
 							 const char *requested_by);
 extern void gw_audit_finish_call(int64 id, const char *status, int attempts,
 								 long http_status, const GwOutcome *out,
-								 int poll_after_ms);
+								 int poll_after_ms, const char *from_spec,
+								 const char *state_json);
 extern int	gw_audit_claim_tracking(int limit);
 extern TimestampTz gw_audit_next_poll(void);
 extern void gw_audit_track(int64 id, const char *status, const char *state_json,
 						   int next_poll_ms, const char *error_code,
 						   const char *error_message);
 extern bool gw_audit_fetch(int64 id, Snapshot snapshot);
-extern int	gw_audit_claim(bool reconcile, int limit);
+extern int	gw_audit_claim(bool reconcile, int limit, Datum held);
 extern void gw_audit_note_retry(int64 id, int attempts, TimestampTz next_at,
 								const GwOutcome *out);
 extern bool gw_audit_reserve(int64 id, int attempts);

@@ -66,6 +66,7 @@ static const GwOption gw_options[] = {
 	{"requests_per_second", ForeignServerRelationId, OPT_REAL, 0.01, 100000},
 	{"poll_interval_ms", ForeignServerRelationId, OPT_INT, 100, 3600000},
 	{"tracking_timeout_ms", ForeignServerRelationId, OPT_INT, 1000, 604800000},
+	{"read_before_resize", ForeignServerRelationId, OPT_TEXT},
 	{"access_key_id", UserMappingRelationId, OPT_TEXT, 0, 0, false},
 	{"access_key_secret", UserMappingRelationId, OPT_TEXT, 0, 0, true},
 	{"security_token", UserMappingRelationId, OPT_TEXT, 0, 0, true},
@@ -293,6 +294,16 @@ gw_fdw_validator(PG_FUNCTION_ARGS)
 						 errdetail("A region is lower-case letters, digits and '-', such as cn-hangzhou or cn-north-4.")));
 			has_region = true;
 		}
+		else if (HAS("read_before_resize"))
+		{
+			bool		b;
+
+			if (!parse_bool(v, &b))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("invalid value for option \"read_before_resize\": \"%s\"", v),
+						 errhint("Valid values are \"true\" and \"false\".")));
+		}
 		else if (HAS("endpoint") || HAS("iam_endpoint"))
 		{
 			check_url(def->defname, v);
@@ -398,6 +409,7 @@ gw_get_server(Oid serverid)
 	s->max_retries = 3;
 	s->poll_interval_ms = 30000;
 	s->tracking_timeout_ms = 45 * 60 * 1000;
+	s->read_before = true;
 
 	foreach(lc, fs->options)
 	{
@@ -428,6 +440,8 @@ gw_get_server(Oid serverid)
 			s->poll_interval_ms = atoi(v);
 		else if (HAS("tracking_timeout_ms"))
 			s->tracking_timeout_ms = atoi(v);
+		else if (HAS("read_before_resize"))
+			(void) parse_bool(v, &s->read_before);
 	}
 
 	if (s->endpoint == NULL)

@@ -39,7 +39,9 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "catalog/pg_type.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
@@ -68,6 +70,9 @@ typedef struct GwJob
 	GwOp		op;				/* what the next attempt sends */
 	GwOp		op_after_token; /* what to send once an IAM token came */
 	bool		reconciling;	/* an interrupted call being resolved */
+	bool		reading;		/* the instance is read before the change */
+	char	   *from_spec;		/* what that read saw: the spec, */
+	char	   *read_state;		/* ... and the instance (JSON) */
 	bool		tracking;		/* an accepted resize being polled */
 	int64		answered_age_ms;	/* tracking: since the provider accepted */
 	char	   *seen_status;	/* tracking: the status seen at the last poll */
@@ -78,7 +83,8 @@ typedef struct GwJob
 	int			reserved;		/* attempts committed to the row: a resize
 								 * attempt leaves only once counted there */
 	bool		reserve_pending;	/* the next attempt waits for that commit */
-	bool		vanished;		/* the row left 'sending' (gw_cancel) */
+	bool		vanished;		/* the row was cancelled (gw_cancel) */
+	bool		rate_slot;		/* its rate-limit slot is taken */
 	int			run_attempts;	/* ... in this run of the worker */
 	int			aux_attempts;	/* IAM and instance queries made */
 	bool		token_refreshed;
@@ -408,6 +414,79 @@ job_retry_later(GwJob *job, int attempt)
 	job->retry_noted = true;
 }
 
+/* {"status": status, "spec": spec or null}: the instance as seen */
+static void
+append_instance_json(StringInfo buf, const char *status, const char *spec)
+{
+	appendStringInfoString(buf, "{\"status\": ");
+	escape_json(buf, status);
+	appendStringInfoString(buf, ", \"spec\": ");
+	if (spec)
+		escape_json(buf, spec);
+	else
+		appendStringInfoString(buf, "null");
+	appendStringInfoChar(buf, '}');
+}
+
+/*
+ * judge_read
+ *		The instance as it was just before the change (read_before_resize):
+ *		kept as from_spec and the state.  Already at the target: the call
+ *		ends 'unchanged', nothing sent.  Not in a state that accepts a change
+ *		(a resize under way, say): it ends 'failed', InstanceNotReady, nothing
+ *		sent.  Not found in the answer: the resize goes, and the provider
+ *		judges.  Else the resize goes.
+ */
+static void
+judge_read(GwJob *job)
+{
+	GwOutcome  *o = &job->out;
+	const char *status = o->instance_status;
+	bool		ready;
+	StringInfoData st;
+
+	job->reading = false;
+	if (status == NULL)
+	{
+		memset(o, 0, sizeof(GwOutcome));
+		job->op = GW_OP_RESIZE;
+		job->next_at = GetCurrentTimestamp();
+		return;
+	}
+	initStringInfo(&st);
+	append_instance_json(&st, status, o->instance_spec);
+	job->read_state = st.data;
+	job->from_spec = o->instance_spec;
+
+	ready = job->call.provider == GW_ALIYUN ? strcmp(status, "RUNNING") == 0 :
+		(strcmp(status, "Running") == 0 || strcmp(status, "ResizeFailed") == 0);
+	if (ready && o->instance_spec && strcmp(o->instance_spec, job->call.spec) == 0)
+	{
+		memset(o, 0, sizeof(GwOutcome));
+		job->http_status = 0;
+		job_finish(job, "unchanged");
+		return;
+	}
+	if (!ready)
+	{
+		char	   *msg = psprintf("the instance is %s at %s; a change needs it %s: nothing was sent",
+								   status, o->instance_spec ? o->instance_spec : "an unknown spec",
+								   job->call.provider == GW_ALIYUN ? "RUNNING" :
+								   "Running (or ResizeFailed)");
+
+		memset(o, 0, sizeof(GwOutcome));
+		o->verdict = GW_VERDICT_FAIL;
+		o->error_code = pstrdup("InstanceNotReady");
+		o->error_message = msg;
+		job->http_status = 0;
+		job_finish(job, "failed");
+		return;
+	}
+	memset(o, 0, sizeof(GwOutcome));
+	job->op = GW_OP_RESIZE;
+	job->next_at = GetCurrentTimestamp();
+}
+
 /*
  * judge_aux
  *		An IAM token or instance query finished; decide the job's next step.
@@ -428,6 +507,12 @@ judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
 		job->out.request_json = request_json;
 		job->op = job->op_after_token;
 		job->next_at = GetCurrentTimestamp();
+		return;
+	}
+	if (job->out.verdict == GW_VERDICT_OK && job->reading)
+	{
+		judge_read(job);
+		job->out.request_json = request_json;
 		return;
 	}
 	if (job->out.verdict == GW_VERDICT_OK)
@@ -474,6 +559,10 @@ judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
 										  job->out.error_message ?
 										  job->out.error_message : "no answer");
 	}
+	else if (job->reading)
+		job->out.error_message = psprintf("could not read the instance before the change (the server option read_before_resize 'false' skips the read): %s",
+										  job->out.error_message ?
+										  job->out.error_message : "no answer");
 	else
 		job->out.error_message = psprintf("could not check the instance after an interruption: %s",
 										  job->out.error_message ?
@@ -535,14 +624,7 @@ judge_track(GwJob *job)
 		bool		seen_change = job->seen_status &&
 			strcmp(job->seen_status, running) != 0;
 
-		appendStringInfoString(&st, "{\"status\": ");
-		escape_json(&st, status);
-		appendStringInfoString(&st, ", \"spec\": ");
-		if (o->instance_spec)
-			escape_json(&st, o->instance_spec);
-		else
-			appendStringInfoString(&st, "null");
-		appendStringInfoChar(&st, '}');
+		append_instance_json(&st, status, o->instance_spec);
 		o->error_code = NULL;
 		o->error_message = NULL;
 
@@ -775,22 +857,31 @@ start_attempt(GwJob *job)
 	}
 
 	/*
+	 * The rate limit counts what reaches the gateway, not IAM; a slot once
+	 * taken is kept until the request leaves.
+	 */
+	if (job->op != GW_OP_IAM_TOKEN && !job->rate_slot)
+	{
+		if ((wait_us = rate_wait_us(job->server)) > 0)
+		{
+			job->next_at = GetCurrentTimestamp() + wait_us;
+			MemoryContextSwitchTo(old);
+			return;
+		}
+		job->rate_slot = true;
+	}
+
+	/*
 	 * A resize attempt leaves only once it is counted in its committed row
-	 * (write_outcomes commits the count, and finds out whether the row was
-	 * cancelled or its server or mapping changed meanwhile): a call whose
-	 * answer could end the worker is retried a bounded number of times.
+	 * (write_outcomes commits the count, moves a queued row to 'sending',
+	 * and finds out whether the row was cancelled or its server or mapping
+	 * changed meanwhile): a call whose answer could end the worker is
+	 * retried a bounded number of times, and a row waiting for its turn
+	 * stays 'queued'.
 	 */
 	if (job->op == GW_OP_RESIZE && job->attempts >= job->reserved)
 	{
 		job->reserve_pending = true;
-		MemoryContextSwitchTo(old);
-		return;
-	}
-
-	/* the rate limit counts what reaches the gateway, not IAM */
-	if (job->op != GW_OP_IAM_TOKEN && (wait_us = rate_wait_us(job->server)) > 0)
-	{
-		job->next_at = GetCurrentTimestamp() + wait_us;
 		MemoryContextSwitchTo(old);
 		return;
 	}
@@ -810,6 +901,8 @@ start_attempt(GwJob *job)
 	else
 		job->aux_attempts++;
 	job->xfer = gw_http_start(job->server, req, transfer_done, job);
+	if (job->op != GW_OP_IAM_TOKEN)
+		job->rate_slot = false;
 	MemoryContextSwitchTo(old);
 }
 
@@ -881,9 +974,23 @@ job_setup(GwJob *job, bool insert, const char *requested_by)
 		gw_check_server(job->server, job->call.provider, job->call.userid);
 		job->creds = gw_get_creds(job->server, job->call.userid);
 		if (insert)
-			job->audit_id = gw_audit_insert(&job->call, job->server, "sending",
+		{
+			/*
+			 * 'sending' (its attempt counted) when it leaves at once; else
+			 * 'queued' until the read before it, or the rate limit, lets it
+			 */
+			bool		at_once = !job->server->read_before &&
+				job->server->requests_per_second <= 0;
+
+			job->audit_id = gw_audit_insert(&job->call, job->server,
+											at_once ? "sending" : "queued",
 											gw_params_json(&job->call, job->server),
 											GetUserNameFromId(job->call.userid, false));
+			job->reserved = at_once ? 1 : 0;
+			job->reading = job->server->read_before;
+			if (job->reading)
+				job->op = GW_OP_DESCRIBE;
+		}
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(txcxt);
 		CurrentResourceOwner = txowner;
@@ -999,7 +1106,6 @@ claim_calls(void)
 			MemoryContextDelete(job->cxt);
 			continue;
 		}
-		job->reserved = 1;		/* the insert counted the first attempt */
 		dlist_push_tail(&recorded, &job->node);
 	}
 	tx_commit();
@@ -1028,6 +1134,19 @@ typedef enum ClaimKind
 	CLAIM_TRACK
 } ClaimKind;
 
+/* the gw_audit ids of the jobs in hand, as an int8[] */
+static Datum
+held_ids(void)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * Max(njobs, 1));
+	int			n = 0;
+	dlist_iter	it;
+
+	dlist_foreach(it, &jobs)
+		ids[n++] = Int64GetDatum(dlist_container(GwJob, node, it.cur)->audit_id);
+	return PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+}
+
 static int
 claim_rows(ClaimKind kind, int room)
 {
@@ -1053,7 +1172,7 @@ claim_rows(ClaimKind kind, int room)
 		return 0;
 	}
 	n = kind == CLAIM_TRACK ? gw_audit_claim_tracking(room) :
-		gw_audit_claim(reconcile, room);
+		gw_audit_claim(reconcile, room, held_ids());
 
 	/*
 	 * Copy every claimed row out of SPI's result before anything else runs
@@ -1081,12 +1200,9 @@ claim_rows(ClaimKind kind, int room)
 		requested_by[i] = SPI_getvalue(tup, desc, 10);
 		job->call.async = strcmp(SPI_getvalue(tup, desc, 11), "t") == 0;
 
-		/*
-		 * attempts as committed by the claim, which counted the first
-		 * attempt of a queued row
-		 */
+		/* attempts as committed: the next one is counted when it starts */
 		job->reserved = atoi(SPI_getvalue(tup, desc, 12));
-		job->attempts = job->reserved - (kind == CLAIM_QUEUED ? 1 : 0);
+		job->attempts = job->reserved;
 		if ((v = SPI_getvalue(tup, desc, 13)) != NULL)
 			job->answered_age_ms = atoll(v);	/* track: since accepted;
 												 * unknown: since sent */
@@ -1110,9 +1226,12 @@ claim_rows(ClaimKind kind, int room)
 
 		if (edata && kind == CLAIM_TRACK)
 		{
-			/* cannot poll (server or role gone): the resize's end is unknown */
-			gw_audit_track(job->audit_id, "resize_failed", NULL, 0,
-						   "NotTracked", edata->message);
+			/*
+			 * cannot poll (server, role or mapping gone, plain http no
+			 * longer allowed): accepted, and how it ended is not known
+			 */
+			gw_audit_track(job->audit_id, "accepted", NULL, 0,
+						   "NotTracked", psprintf("tracking ended: %s", edata->message));
 			FreeErrorData(edata);
 			MemoryContextDelete(job->cxt);
 			claimed[i] = NULL;
@@ -1122,7 +1241,8 @@ claim_rows(ClaimKind kind, int room)
 		{
 			not_sent(job, edata);
 			FreeErrorData(edata);
-			gw_audit_finish_call(job->audit_id, "failed", job->attempts, 0, &job->out, 0);
+			gw_audit_finish_call(job->audit_id, "failed", job->attempts, 0, &job->out, 0,
+									 NULL, NULL);
 			MemoryContextDelete(job->cxt);
 			claimed[i] = NULL;
 			continue;
@@ -1130,6 +1250,11 @@ claim_rows(ClaimKind kind, int room)
 		if (kind == CLAIM_TRACK)
 		{
 			job->tracking = true;
+			job->op = GW_OP_DESCRIBE;
+		}
+		else if (kind == CLAIM_QUEUED && job->server->read_before)
+		{
+			job->reading = true;
 			job->op = GW_OP_DESCRIBE;
 		}
 		else if (reconcile)
@@ -1141,7 +1266,8 @@ claim_rows(ClaimKind kind, int room)
 				job->out.error_code = pstrdup("Unresolved");
 				job->out.error_message = psprintf("the call was interrupted %d times (the worker stopped while it was in flight) and is not tried again",
 												  job->attempts);
-				gw_audit_finish_call(job->audit_id, "failed", job->attempts, 0, &job->out, 0);
+				gw_audit_finish_call(job->audit_id, "failed", job->attempts, 0, &job->out, 0,
+									 NULL, NULL);
 				MemoryContextDelete(job->cxt);
 				claimed[i] = NULL;
 				continue;
@@ -1281,7 +1407,8 @@ write_outcomes(void)
 							   job->out.error_message);
 			else
 				gw_audit_finish_call(job->audit_id, job->final_status, job->attempts,
-									 job->http_status, &job->out, job->poll_ms);
+									 job->http_status, &job->out, job->poll_ms,
+									 job->from_spec, job->read_state);
 		}
 		else if (job->retry_noted && !job->finished)
 			gw_audit_note_retry(job->audit_id, job->attempts, job->next_at,

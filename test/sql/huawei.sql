@@ -17,7 +17,7 @@ SELECT request->'headers'->>'Authorization' AS authorization, request->>'body' A
 -- temporary AK/SK with a security token, over HTTPS
 CREATE SERVER hw_tls FOREIGN DATA WRAPPER gwresize
   OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'proj0001',
-           endpoint :'mock_https_url', iam_endpoint :'mock_https_url', max_retries '2');
+           endpoint :'mock_https_url', iam_endpoint :'mock_https_url', max_retries '2', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_tls
   OPTIONS (access_key 'HWTEMPAK0001', secret_key 'hwTempSecretKey0001',
            security_token 'hwTempSecurityToken0001');
@@ -27,7 +27,7 @@ SELECT request->'headers'->>'X-Security-Token' AS sts FROM gw_audit WHERE instan
 -- a ready IAM token
 CREATE SERVER hw_token FOREIGN DATA WRAPPER gwresize
   OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'proj0001',
-           endpoint :'mock_https_url', max_retries '2');
+           endpoint :'mock_https_url', max_retries '2', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_token OPTIONS (auth_token 'hw-static-token-0001');
 SELECT :cols FROM gw_resize('hw-a3', 'PLATINUM', server => 'hw_token');
 SELECT (request->'headers') - 'Host'::text AS headers FROM gw_audit WHERE instance_id = 'hw-a3';
@@ -38,7 +38,7 @@ SELECT status, request->'headers'->>'X-Auth-Token' AS token
 -- password: the worker fetches a project-scoped token once and reuses it
 CREATE SERVER hw_iam FOREIGN DATA WRAPPER gwresize
   OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'proj0001',
-           endpoint :'mock_https_url', iam_endpoint :'mock_https_url', max_retries '2');
+           endpoint :'mock_https_url', iam_endpoint :'mock_https_url', max_retries '2', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_iam
   OPTIONS (user_name 'testuser', password 'testPassword!1', domain_name 'testdomain');
 SELECT :cols FROM gw_resize('hw-b1', 'PROFESSIONAL', server => 'hw_iam');
@@ -69,11 +69,11 @@ SELECT instance_id, status, attempts, http_status, error_code, error_message FRO
 -- a ready token and a password over plain HTTP too
 CREATE SERVER hw_http_tok FOREIGN DATA WRAPPER gwresize
   OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'proj0001',
-           endpoint :'mock_http_url', poll_interval_ms '3600000');
+           endpoint :'mock_http_url', poll_interval_ms '3600000', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_http_tok OPTIONS (auth_token 'hw-static-token-0001');
 CREATE SERVER hw_http_iam FOREIGN DATA WRAPPER gwresize
   OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'proj0001',
-           endpoint :'mock_http_url', iam_endpoint :'mock_http_url', poll_interval_ms '3600000');
+           endpoint :'mock_http_url', iam_endpoint :'mock_http_url', poll_interval_ms '3600000', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_http_iam
   OPTIONS (user_name 'testuser', password 'testPassword!1', domain_name 'testdomain');
 SELECT :cols FROM gw_resize('hw-d1', 'PROFESSIONAL', server => 'hw_http_tok');

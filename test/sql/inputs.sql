@@ -7,13 +7,13 @@ SELECT 'http://127.0.0.1:' || :'mock_http' AS mock_http_url,
        'https://127.0.0.1:' || :'mock_https' AS mock_https_url \gset
 CREATE SERVER ali FOREIGN DATA WRAPPER gwresize
   OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint :'mock_http_url',
-           max_retries '2', poll_interval_ms '3600000');
+           max_retries '2', poll_interval_ms '3600000', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali
   OPTIONS (access_key_id 'testAccessKeyId', access_key_secret 'testAccessKeySecret');
 CREATE SERVER hw FOREIGN DATA WRAPPER gwresize
   OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'proj0001',
            endpoint :'mock_http_url', iam_endpoint :'mock_http_url', max_retries '2',
-           poll_interval_ms '3600000');
+           poll_interval_ms '3600000', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw
   OPTIONS (access_key 'HWTESTAK0001', secret_key 'hwTestSecretKey0001');
 SELECT count(*) AS rows_before FROM gw_audit \gset

@@ -6,7 +6,7 @@
 SELECT 'https://127.0.0.1:' || :'mock_https' AS mock_https_url \gset
 CREATE SERVER ali_rpc FOREIGN DATA WRAPPER gwresize
   OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint :'mock_https_url',
-           signature 'hmac-sha1', max_retries '2');
+           signature 'hmac-sha1', max_retries '2', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali_rpc
   OPTIONS (access_key_id 'STS.testStsKeyId', access_key_secret 'testStsKeySecret',
            security_token 'testStsSecurityToken');
@@ -59,11 +59,11 @@ EXCEPTION WHEN OTHERS THEN
          coalesce(', ' || substring(d from 'after [0-9]+ attempt\(s\)'), '');
 END $$;
 CREATE SERVER ali_badsecret FOREIGN DATA WRAPPER gwresize
-  OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint :'mock_https_url');
+  OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint :'mock_https_url', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali_badsecret
   OPTIONS (access_key_id 'testAccessKeyId', access_key_secret 'wrongSecret');
 CREATE SERVER ali_nokey FOREIGN DATA WRAPPER gwresize
-  OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint :'mock_https_url', signature 'hmac-sha1');
+  OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint :'mock_https_url', signature 'hmac-sha1', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali_nokey
   OPTIONS (access_key_id 'LTAInosuchkey', access_key_secret 'whatever');
 SELECT try_detail($$SELECT gw_modify_spec('apigateway-cn-e1', 'api.s1.medium', server => 'ali_badsecret')$$);
@@ -91,7 +91,7 @@ SELECT try_detail($$SELECT gw_modify_spec('apigateway-cn-e9', 'api.s1.medium', s
 -- a hang is cut by timeout_ms
 CREATE SERVER ali_fast FOREIGN DATA WRAPPER gwresize
   OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint :'mock_https_url',
-           timeout_ms '500', max_retries '0');
+           timeout_ms '500', max_retries '0', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali_fast
   OPTIONS (access_key_id 'testAccessKeyId', access_key_secret 'testAccessKeySecret');
 \! "$GW_MOCKCTL" fault '{"provider": "aliyun", "kind": "hang", "ms": 5000}'

@@ -33,7 +33,7 @@ SELECT :cols, job_id IS NOT NULL AS has_job FROM gw_wait(:q3, '10 seconds');
 \! "$GW_MOCKCTL" fault '{"provider": "huawei", "action": "resize", "kind": "status", "status": 503, "code": "APIG.9999", "message": "busy"}'
 CREATE SERVER hw4 FOREIGN DATA WRAPPER gwresize
   OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'proj0001',
-           endpoint :'mock_http_url', max_retries '3');
+           endpoint :'mock_http_url', max_retries '3', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw4
   OPTIONS (access_key 'HWTESTAK0001', secret_key 'hwTestSecretKey0001');
 SELECT gw_resize_async('hw-q4', 'PROFESSIONAL', 'hw4') AS q4 \gset

@@ -52,7 +52,7 @@ SELECT instance_id, provider, from_spec, to_spec, outcome, requested_by = curren
   FROM gw_history WHERE instance_id LIKE 'trk-%' ORDER BY id;
 
 -- the summary's numbers, checked against the rows
-SELECT server_name, provider, calls, accepted, succeeded, failed, resize_failed, success_rate,
+SELECT server_name, provider, calls, in_progress, succeeded, rejected, resize_failed, tracking_failed, success_rate,
        p50_to_accepted <= p95_to_accepted AS acc_ordered,
        p50_to_finished <= p95_to_finished AS fin_ordered,
        p95_to_finished > p95_to_accepted AS fin_after_acc

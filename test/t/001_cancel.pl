@@ -11,7 +11,7 @@ use GwTest;
 
 my $mock = start_mock();
 my $node = new_gw_node('cancel', $mock);
-gw_servers($node, $mock, "timeout_ms '8000', max_retries '0'");
+gw_servers($node, $mock, "read_before_resize 'false', timeout_ms '8000', max_retries '0'");
 
 sub row_status
 {

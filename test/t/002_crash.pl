@@ -13,7 +13,7 @@ use GwTest;
 
 my $mock = start_mock();
 my $node = new_gw_node('crash', $mock, "restart_after_crash = on\n");
-gw_servers($node, $mock, "timeout_ms '2000', max_retries '0'");
+gw_servers($node, $mock, "read_before_resize 'false', timeout_ms '2000', max_retries '0'");
 
 sub worker_pid
 {

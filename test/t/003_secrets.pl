@@ -28,21 +28,21 @@ my %secret = (
 	sts_wrong => 'WrongStsSecret456');
 $node->safe_psql(
 	'postgres', qq{
-CREATE SERVER ali FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', max_retries '1');
+CREATE SERVER ali FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', max_retries '1', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali OPTIONS (access_key_id 'testAccessKeyId', access_key_secret '$secret{ali_secret}');
-CREATE SERVER ali_rpc FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', signature 'hmac-sha1', max_retries '1');
+CREATE SERVER ali_rpc FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', signature 'hmac-sha1', max_retries '1', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali_rpc OPTIONS (access_key_id 'STS.testStsKeyId', access_key_secret '$secret{sts_secret}', security_token '$secret{sts_token}');
-CREATE SERVER ali_bad FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep');
+CREATE SERVER ali_bad FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali_bad OPTIONS (access_key_id 'testAccessKeyId', access_key_secret '$secret{wrong_secret}');
-CREATE SERVER ali_sts_bad FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep');
+CREATE SERVER ali_sts_bad FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali_sts_bad OPTIONS (access_key_id 'STS.testStsKeyId', access_key_secret '$secret{sts_wrong}', security_token '$secret{sts_token}');
-CREATE SERVER hw_aksk FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', endpoint '$ep', max_retries '1');
+CREATE SERVER hw_aksk FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', endpoint '$ep', max_retries '1', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_aksk OPTIONS (access_key 'HWTESTAK0001', secret_key '$secret{hw_sk}');
-CREATE SERVER hw_temp FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', endpoint '$ep');
+CREATE SERVER hw_temp FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', endpoint '$ep', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_temp OPTIONS (access_key 'HWTEMPAK0001', secret_key '$secret{hw_temp_sk}', security_token '$secret{hw_temp_token}');
-CREATE SERVER hw_iam FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', endpoint '$ep', iam_endpoint '$ep');
+CREATE SERVER hw_iam FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', endpoint '$ep', iam_endpoint '$ep', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_iam OPTIONS (user_name 'testuser', password '$secret{hw_password}', domain_name 'testdomain');
-CREATE SERVER hw_tok FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', endpoint '$ep');
+CREATE SERVER hw_tok FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', endpoint '$ep', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_tok OPTIONS (auth_token '$secret{hw_static}');
 });
 $node->append_conf('postgresql.conf', "log_min_messages = debug5\nlog_error_verbosity = verbose\n");

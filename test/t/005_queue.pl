@@ -16,16 +16,16 @@ my $ep = "https://127.0.0.1:$mock->{https}";
 $node->safe_psql(
 	'postgres', qq{
 CREATE SERVER ali FOREIGN DATA WRAPPER gwresize
-  OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', timeout_ms '2000');
+  OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', timeout_ms '2000', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali
   OPTIONS (access_key_id 'testAccessKeyId', access_key_secret 'testAccessKeySecret');
 CREATE SERVER ali20 FOREIGN DATA WRAPPER gwresize
-  OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', requests_per_second '20');
+  OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', requests_per_second '20', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali20
   OPTIONS (access_key_id 'testAccessKeyId', access_key_secret 'testAccessKeySecret');
 CREATE SERVER hw FOREIGN DATA WRAPPER gwresize
   OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'proj0001', endpoint '$ep',
-           timeout_ms '2000');
+           timeout_ms '2000', read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw
   OPTIONS (access_key 'HWTESTAK0001', secret_key 'hwTestSecretKey0001');
 });
@@ -147,7 +147,7 @@ diag(sprintf('drain: %.0f calls/s; worker RssAnon %d -> %d kB (max); fds %d -> %
 # -- a provider's Retry-After / x-acs-retry-after is honoured
 mock_call($mock, 'POST', 'reset', {});
 mock_call($mock, 'POST', 'faults',
-	{ faults => [ { provider => 'aliyun', kind => 'status', status => 503,
+	{ faults => [ { provider => 'aliyun', instance_id => 'ra-1', kind => 'status', status => 503,
 		code => 'ServiceUnavailable', message => 'busy', retry_after => 1.5, count => 1 } ] });
 my $id = $node->safe_psql('postgres',
 	"SELECT gw_modify_spec_async('ra-1', 'api.s1.medium', server => 'ali')");

@@ -58,7 +58,8 @@ sub servers
 	$node->safe_psql(
 		$db // 'postgres', qq{
 CREATE SERVER ali FOREIGN DATA WRAPPER gwresize
-  OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', poll_interval_ms '300');
+  OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', poll_interval_ms '300',
+           read_before_resize 'false');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali
   OPTIONS (access_key_id 'testAccessKeyId', access_key_secret 'testAccessKeySecret');
 });

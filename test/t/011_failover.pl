@@ -102,7 +102,7 @@ sub run_case
 	# -- a primary with gwresize, and a streaming standby from its backup
 	my $primary = new_gw_node("fo_${label}_primary", $mock,
 		"shared_buffers = 16MB\nmax_connections = 20\n", allows_streaming => 1);
-	gw_servers($primary, $mock, "timeout_ms '2000', requests_per_second '$RPS'");
+	gw_servers($primary, $mock, "read_before_resize 'false', timeout_ms '2000', requests_per_second '$RPS'");
 	$primary->backup('b');
 	my $sname = "fo_${label}_standby";
 	my $standby = PostgreSQL::Test::Cluster->new($sname);
