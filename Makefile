@@ -1,12 +1,16 @@
 # gwresize: PGXS build
 MODULE_big = gwresize
 OBJS = \
+	src/access.o \
 	src/aliyun.o \
+	src/args.o \
 	src/audit.o \
+	src/claim.o \
 	src/entry.o \
 	src/gwresize.o \
 	src/http.o \
 	src/huawei.o \
+	src/job.o \
 	src/option.o \
 	src/request.o \
 	src/sign.o \

@@ -4,11 +4,15 @@
  *	  Private declarations shared by the files of the gwresize extension.
  *
  * The path of a call, by file:
- *	 entry.c (SQL functions: argument checks, hand-off, waiting)
+ *	 entry.c (SQL functions: hand-off, waiting, gw_wait/gw_cancel/gw_adopt),
+ *		with args.c (argument checks) and access.c (prerequisites, reading
+ *		gw_audit, errors of failed calls)
  *	 -> option.c (foreign server and user mapping: GwServer, GwCreds)
  *	 -> aliyun.c / huawei.c (build and sign a GwHttpRequest, judge the answer),
  *		over request.c (what both share) and sign.c (signature schemes)
- *	 -> http.c (libcurl multi transport) driven by worker.c
+ *	 -> http.c (libcurl multi transport) driven by the worker: worker.c (the
+ *		loop, the cluster's states), claim.c (taking calls and rows,
+ *		committing outcomes), job.c (one call's attempts), sharing job.h
  *	 -> audit.c (every write to gw_audit).
  *	 gwresize.c holds _PG_init, the settings and the shared memory.
  *
@@ -19,7 +23,10 @@
 #ifndef GWRESIZE_H
 #define GWRESIZE_H
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "datatype/timestamp.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "port/atomics.h"
@@ -216,6 +223,22 @@ extern void gw_wake_worker(void);
 
 /* in entry.c */
 extern void gw_wake_worker_at_commit(void);
+
+/* in args.c */
+extern char *gw_arg_text(FunctionCallInfo fcinfo, int n, const char *name);
+extern bool gw_arg_bool(FunctionCallInfo fcinfo, int n, const char *name);
+extern char *gw_arg_server(FunctionCallInfo fcinfo, int n);
+extern void gw_aliyun_args(FunctionCallInfo fcinfo, GwCall *call);
+extern void gw_huawei_args(FunctionCallInfo fcinfo, GwCall *call);
+
+/* in access.c */
+extern void gw_require_worker_setup(void);
+extern void gw_refuse_on_standby(const char *what);
+extern int64 gw_as_owner(int64 (*fn) (void *), void *arg);
+extern void gw_require_active(const char *what, bool allow_copy);
+extern HeapTuple gw_fetch_row(FunctionCallInfo fcinfo, int64 id, TupleDesc *desc_out);
+extern char *gw_col_text(HeapTuple tup, TupleDesc desc, const char *name);
+extern void gw_raise_if_failed(HeapTuple tup, TupleDesc desc, int64 id);
 
 /* in option.c */
 extern GwServer *gw_get_server(Oid serverid);
