@@ -257,7 +257,6 @@ extern void gw_url_host(const char *url, StringInfo host, StringInfo path);
 extern char *gw_utc_now(const char *fmt);
 extern char *gw_clean_text(const char *s, int len, int maxbytes);
 extern void gw_clean_body(StringInfo body);
-extern bool gw_json_nesting_ok(const char *s, int len, int maxdepth);
 extern int64 gw_parse_retry_hint(const char *v, int64 unit_ms);
 extern void gw_bound_outcome(GwOutcome *out, bool recheck_response);
 extern Jsonb *gw_json_parse(const char *body, int len);

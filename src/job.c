@@ -619,6 +619,8 @@ transfer_done(GwTransfer *t, void *arg)
 		job->out.error_code = pstrdup("InternalError");
 		job->out.error_message = gw_clean_text(edata->message, -1, GW_MESSAGE_MAX);
 		FreeErrorData(edata);
+		/* whatever failed, its message is kept: mask secrets there too */
+		(void) gw_scrub_outcome(&job->out, job->creds, NULL);
 		if (job->tracking)
 			job->track_status = NULL;	/* poll again later */
 		gw_job_finish(job, job->tracking ? "tracked" :

@@ -243,7 +243,7 @@ gw_clean_body(StringInfo body)
  *		provider's answer is parsed: the parser recurses per level, and a
  *		hostile answer must not exhaust the stack.
  */
-bool
+static bool
 gw_json_nesting_ok(const char *s, int len, int maxdepth)
 {
 	int			depth = 0;
