@@ -12,6 +12,7 @@ OBJS = \
 	src/huawei.o \
 	src/job.o \
 	src/option.o \
+	src/provider.o \
 	src/request.o \
 	src/sign.o \
 	src/worker.o

@@ -7,6 +7,8 @@
  * The SDK's way is followed: POST / with every parameter in the query
  * string and an empty body, signed with ACS3-HMAC-SHA256 (default) or the
  * classic RPC HMAC-SHA1 signature (server option signature 'hmac-sha1').
+ * Also the arguments of gw_modify_spec, the aliyun server options and
+ * what the instance states mean, all reached through gw_aliyun_routine.
  * This file knows nothing of the worker or the audit table.
  *
  * Copyright (c) 2026, gwresize developers
@@ -15,7 +17,9 @@
  */
 #include "postgres.h"
 
+#include "common/string.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
@@ -54,8 +58,8 @@ op_params(GwOp op, const GwCall *call, GwKV *kv)
  * aliyun_params_json
  *		The request parameters of a resize, for gw_audit.params.
  */
-void
-aliyun_params_json(StringInfo buf, const GwCall *call)
+static void
+aliyun_params_json(StringInfo buf, const GwCall *call, const GwServer *server)
 {
 	GwKV		kv[MAX_PARAMS];
 	int			n = op_params(GW_OP_RESIZE, call, kv);
@@ -106,8 +110,8 @@ query_shown(GwKV *kv, int n)
  *		A signed request for op on call's instance, ready for http.c.  A
  *		fresh nonce and timestamp each time: a retry re-signs.
  */
-GwHttpRequest *
-aliyun_build_request(GwServer *server, GwCreds *creds, GwOp op,
+static GwHttpRequest *
+aliyun_build_request(GwServer *server, const GwCreds *creds, GwOp op,
 					 const GwCall *call)
 {
 	GwHttpRequest *req = palloc0(sizeof(GwHttpRequest));
@@ -235,8 +239,8 @@ aliyun_build_request(GwServer *server, GwCreds *creds, GwOp op,
  *		any other error is final.  A 200 whose body is not JSON is retried
  *		too: re-sending with the same Token is idempotent.
  */
-void
-aliyun_judge(const GwHttpResponse *resp, GwOutcome *out)
+static void
+aliyun_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 {
 	Jsonb	   *jb;
 
@@ -298,3 +302,177 @@ aliyun_judge(const GwHttpResponse *resp, GwOutcome *out)
 	else
 		out->verdict = GW_VERDICT_FAIL;
 }
+
+
+/* ---- arguments ---- */
+
+/* specs: api.<family>.<size>, lower-case letters and digits */
+static void
+check_spec(const char *v, char *dst)
+{
+	const char *p = v;
+	int			parts = 0;
+	bool		ok = strncmp(v, "api.", 4) == 0 && strlen(v) <= GW_SPEC_MAXLEN;
+
+	if (ok)
+	{
+		p = v + 4;
+		while (ok && *p)
+		{
+			int			n = 0;
+
+			while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
+				p++, n++;
+			ok = n > 0;
+			parts++;
+			if (*p == '.')
+				p++, ok = ok && *p != '\0';
+			else if (*p != '\0')
+				ok = false;
+		}
+		ok = ok && parts == 2;
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid instance_spec"),
+				 errdetail("An Alibaba Cloud API Gateway specification looks like api.<family>.<size>, such as api.s1.small or api.s2.large.")));
+	strlcpy(dst, v, GW_SPEC_MAXLEN + 1);
+}
+
+/* Token: 1 to 64 printable ASCII characters, no surrounding spaces */
+static void
+check_token(const char *v, char *dst)
+{
+	size_t		len = strlen(v);
+	const char *p;
+
+	for (p = v; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			break;
+	if (len == 0 || len > GW_TOKEN_MAXLEN || *p != '\0' ||
+		v[0] == ' ' || v[len - 1] == ' ')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid token"),
+				 errdetail("A token is 1 to %d printable ASCII characters without surrounding spaces.",
+						   GW_TOKEN_MAXLEN)));
+	strlcpy(dst, v, GW_TOKEN_MAXLEN + 1);
+}
+
+/* a fresh idempotency token: PostgreSQL's own random UUID */
+static void
+make_token(char *dst)
+{
+	Datum		uuid = OidFunctionCall0Coll(F_GEN_RANDOM_UUID, InvalidOid);
+
+	strlcpy(dst, DatumGetCString(DirectFunctionCall1(uuid_out, uuid)),
+			GW_TOKEN_MAXLEN + 1);
+}
+
+/*
+ * aliyun_read_args
+ *		gw_modify_spec's and gw_modify_spec_async's arguments: instance_id,
+ *		instance_spec, modify_action, auto_pay, skip_wait_switch, token.
+ */
+static void
+aliyun_read_args(FunctionCallInfo fcinfo, GwCall *call)
+{
+	char	   *action;
+
+	gw_check_id("instance_id", gw_arg_text(fcinfo, 0, "instance_id"), call->instance_id);
+	check_spec(gw_arg_text(fcinfo, 1, "instance_spec"), call->spec);
+	action = gw_arg_text(fcinfo, 2, "modify_action");
+	if (pg_strcasecmp(action, "UPGRADE") == 0)
+		strlcpy(call->action, "UPGRADE", sizeof(call->action));
+	else if (pg_strcasecmp(action, "DOWNGRADE") == 0)
+		strlcpy(call->action, "DOWNGRADE", sizeof(call->action));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid modify_action"),
+				 errhint("Valid values are 'UPGRADE' and 'DOWNGRADE'.")));
+	call->auto_pay = gw_arg_bool(fcinfo, 3, "auto_pay");
+	call->skip_wait_switch = gw_arg_bool(fcinfo, 4, "skip_wait_switch");
+	if (PG_ARGISNULL(5))
+		make_token(call->token);
+	else
+		check_token(text_to_cstring(PG_GETARG_TEXT_PP(5)), call->token);
+}
+
+/* ---- server options and credentials ---- */
+
+static bool
+aliyun_server_option(const char *name, const char *value, GwServer *s)
+{
+	if (strcmp(name, "signature") != 0)
+		return false;
+	if (strcmp(value, "acs3-hmac-sha256") != 0 && strcmp(value, "hmac-sha1") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid value for option \"signature\": \"%s\"", value),
+				 errhint("Valid values are \"acs3-hmac-sha256\" and \"hmac-sha1\".")));
+	if (s)
+		s->rpc_signature = strcmp(value, "hmac-sha1") == 0;
+	return true;
+}
+
+static void
+aliyun_server_defaults(GwServer *s)
+{
+	if (s->endpoint == NULL)
+		s->endpoint = psprintf("https://apigateway.%s.aliyuncs.com", s->region);
+}
+
+static bool
+aliyun_accepts_creds(const GwCreds *c)
+{
+	return c->kind == GW_AUTH_ACS;
+}
+
+/* ---- instance states ---- */
+
+static bool
+aliyun_ready_for_change(const char *status)
+{
+	return strcmp(status, "RUNNING") == 0;
+}
+
+static bool
+aliyun_change_failed(const char *status)
+{
+	return false;				/* a failed change is back at RUNNING */
+}
+
+/* a re-sent Token answered RepeatedCommit: the first send got through */
+static bool
+aliyun_already_applied(const GwOutcome *out)
+{
+	return out->error_code && strcmp(out->error_code, "RepeatedCommit") == 0;
+}
+
+static const char *const server_options[] = {"signature", NULL};
+
+const GwProviderRoutine gw_aliyun_routine = {
+	.id = GW_ALIYUN,
+	.name = "aliyun",
+	.resize_function = "gw_modify_spec()",
+	.read_args = aliyun_read_args,
+	.params_json = aliyun_params_json,
+	.has_client_token = true,
+	.server_options = server_options,
+	.server_option = aliyun_server_option,
+	.required_option = NULL,
+	.server_defaults = aliyun_server_defaults,
+	.accepts_creds = aliyun_accepts_creds,
+	.creds_hint = "An aliyun mapping takes access_key_id and access_key_secret.",
+	.build_request = aliyun_build_request,
+	.judge = aliyun_judge,
+	.running_status = "RUNNING",
+	.changing_status = "MODIFYING",
+	.ready_states = "RUNNING",
+	.ready_for_change = aliyun_ready_for_change,
+	.change_failed = aliyun_change_failed,
+	.resend_needs_read = false,
+	.already_applied = aliyun_already_applied,
+};

@@ -346,7 +346,8 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 	values[2] = CStringGetTextDatum(call->instance_id);
 	values[3] = CStringGetTextDatum(call->spec);
 	values[4] = CStringGetTextDatum(params_json);
-	values[5] = text_or_null(call->provider == GW_ALIYUN ? call->token : NULL,
+	values[5] = text_or_null(gw_provider(call->provider)->has_client_token ?
+							 call->token : NULL,
 							 nulls, 5);
 	values[6] = CStringGetTextDatum(status);
 	namestrcpy(&who, requested_by);

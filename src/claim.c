@@ -202,6 +202,17 @@ gw_claim_calls(void)
  *		Returns how many rows were claimed.
  */
 /* the gw_audit ids of the gw_jobs in hand, as an int8[] */
+/* the provider a gw_audit row names */
+static GwProvider
+provider_of(const char *name)
+{
+	const GwProviderRoutine *p = gw_provider_by_name(name);
+
+	if (p == NULL)
+		elog(ERROR, "gw_audit row of unknown provider \"%s\"", name);
+	return p->id;
+}
+
 static Datum
 held_ids(void)
 {
@@ -254,8 +265,7 @@ gw_claim_rows(ClaimKind kind, int room)
 		MemoryContext old = MemoryContextSwitchTo(job->cxt);
 
 		job->audit_id = atoll(SPI_getvalue(tup, desc, 1));
-		job->call.provider = strcmp(SPI_getvalue(tup, desc, 2), "aliyun") == 0 ?
-			GW_ALIYUN : GW_HUAWEI;
+		job->call.provider = provider_of(SPI_getvalue(tup, desc, 2));
 		job->server_name = SPI_getvalue(tup, desc, 3);
 		strlcpy(job->call.instance_id, SPI_getvalue(tup, desc, 4), GW_ID_MAXLEN + 1);
 		strlcpy(job->call.spec, SPI_getvalue(tup, desc, 5), GW_SPEC_MAXLEN + 1);
@@ -339,8 +349,8 @@ gw_claim_rows(ClaimKind kind, int room)
 				claimed[i] = NULL;
 				continue;
 			}
-			/* Alibaba: re-send with the same Token; Huawei: look first */
-			if (job->call.provider == GW_HUAWEI)
+			/* re-send an idempotent resize (a Token); else look first */
+			if (gw_provider(job->call.provider)->resend_needs_read)
 				job->op = GW_OP_DESCRIBE;
 
 			/*

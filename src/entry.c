@@ -301,7 +301,8 @@ dry_run_row(FunctionCallInfo fcinfo, GwServer *server, GwCreds *creds,
 	for (i = 0; i < desc->natts; i++)
 		nulls[i] = true;
 
-	req = gw_build_request(server, creds, NULL, GW_OP_RESIZE, call);
+	req = gw_provider(call->provider)->build_request(server, creds,
+													 GW_OP_RESIZE, call);
 	initStringInfo(&rj);
 	gw_request_json(&rj, req);
 
@@ -312,7 +313,7 @@ dry_run_row(FunctionCallInfo fcinfo, GwServer *server, GwCreds *creds,
 	set_col(desc, values, nulls, "target_spec", CStringGetTextDatum(call->spec));
 	set_col(desc, values, nulls, "params", jsonb_datum(gw_params_json(call, server)));
 	set_col(desc, values, nulls, "request", jsonb_datum(rj.data));
-	if (call->provider == GW_ALIYUN)
+	if (gw_provider(call->provider)->has_client_token)
 		set_col(desc, values, nulls, "client_token", CStringGetTextDatum(call->token));
 	set_col(desc, values, nulls, "mode", CStringGetTextDatum("sync"));
 	set_col(desc, values, nulls, "status", CStringGetTextDatum("dry_run"));
@@ -376,7 +377,7 @@ gw_modify_spec(PG_FUNCTION_ARGS)
 
 	memset(&call, 0, sizeof(call));
 	call.provider = GW_ALIYUN;
-	gw_aliyun_args(fcinfo, &call);
+	gw_provider(GW_ALIYUN)->read_args(fcinfo, &call);
 	server = gw_arg_server(fcinfo, 6);
 	dry_run = gw_arg_bool(fcinfo, 7, "dry_run");
 
@@ -395,7 +396,7 @@ gw_resize(PG_FUNCTION_ARGS)
 
 	memset(&call, 0, sizeof(call));
 	call.provider = GW_HUAWEI;
-	gw_huawei_args(fcinfo, &call);
+	gw_provider(GW_HUAWEI)->read_args(fcinfo, &call);
 	server = gw_arg_server(fcinfo, 2);
 	dry_run = gw_arg_bool(fcinfo, 3, "dry_run");
 
@@ -452,7 +453,7 @@ gw_modify_spec_async(PG_FUNCTION_ARGS)
 
 	memset(&call, 0, sizeof(call));
 	call.provider = GW_ALIYUN;
-	gw_aliyun_args(fcinfo, &call);
+	gw_provider(GW_ALIYUN)->read_args(fcinfo, &call);
 	server = gw_arg_server(fcinfo, 6);
 	PG_RETURN_INT64(run_async(&call, server));
 }
@@ -468,7 +469,7 @@ gw_resize_async(PG_FUNCTION_ARGS)
 
 	memset(&call, 0, sizeof(call));
 	call.provider = GW_HUAWEI;
-	gw_huawei_args(fcinfo, &call);
+	gw_provider(GW_HUAWEI)->read_args(fcinfo, &call);
 	server = gw_arg_server(fcinfo, 2);
 	PG_RETURN_INT64(run_async(&call, server));
 }

@@ -8,8 +8,10 @@
  *		with args.c (argument checks) and access.c (prerequisites, reading
  *		gw_audit, errors of failed calls)
  *	 -> option.c (foreign server and user mapping: GwServer, GwCreds)
- *	 -> aliyun.c / huawei.c (build and sign a GwHttpRequest, judge the answer),
- *		over request.c (what both share) and sign.c (signature schemes)
+ *	 -> provider.c (the registry of GwProviderRoutine tables) and one file
+ *		per provider, aliyun.c / huawei.c (its arguments and options, build
+ *		and sign a GwHttpRequest, judge the answer, its instance states),
+ *		over request.c (what all share) and sign.c (signature schemes)
  *	 -> http.c (libcurl multi transport) driven by the worker: worker.c (the
  *		loop, the cluster's states), claim.c (taking calls and rows,
  *		committing outcomes), job.c (one call's attempts), sharing job.h
@@ -228,8 +230,7 @@ extern void gw_wake_worker_at_commit(void);
 extern char *gw_arg_text(FunctionCallInfo fcinfo, int n, const char *name);
 extern bool gw_arg_bool(FunctionCallInfo fcinfo, int n, const char *name);
 extern char *gw_arg_server(FunctionCallInfo fcinfo, int n);
-extern void gw_aliyun_args(FunctionCallInfo fcinfo, GwCall *call);
-extern void gw_huawei_args(FunctionCallInfo fcinfo, GwCall *call);
+extern void gw_check_id(const char *name, const char *v, char *dst);
 
 /* in access.c */
 extern void gw_require_worker_setup(void);
@@ -245,8 +246,10 @@ extern GwServer *gw_get_server(Oid serverid);
 extern GwServer *gw_lookup_server(const char *name, GwProvider provider,
 								  Oid userid);
 extern GwCreds *gw_get_creds(GwServer *server, Oid userid);
-extern const char *gw_provider_name(GwProvider p);
 extern void gw_check_server(GwServer *s, GwProvider provider, Oid userid);
+extern bool gw_is_id(const char *s);
+extern void gw_check_url(const char *optname, const char *v);
+extern void gw_trim_url(char *url);
 
 /* in request.c */
 extern void gw_add_header(GwHttpRequest *req, const char *name,
@@ -266,28 +269,82 @@ extern char *gw_json_get_text(Jsonb *jb, const char *key1,
 extern char *gw_response_for_audit(const GwHttpResponse *resp,
 								   Jsonb *parsed);
 extern void gw_transport_outcome(const GwHttpResponse *resp, GwOutcome *out);
-extern GwHttpRequest *gw_build_request(GwServer *server, GwCreds *creds,
-									   const char *iam_token, GwOp op,
-									   const GwCall *call);
-extern void gw_judge(GwProvider provider, const GwHttpResponse *resp,
-					 GwOp op, GwOutcome *out);
 extern char *gw_params_json(const GwCall *call, const GwServer *server);
 extern bool gw_scrub_outcome(GwOutcome *out, const GwCreds *creds,
-							 const char *iam_token);
+							 const GwCreds *signing);
 
-/* in aliyun.c */
-extern GwHttpRequest *aliyun_build_request(GwServer *server, GwCreds *creds,
-										   GwOp op, const GwCall *call);
-extern void aliyun_judge(const GwHttpResponse *resp, GwOutcome *out);
-extern void aliyun_params_json(StringInfo buf, const GwCall *call);
+/*
+ * GwProviderRoutine
+ *		Everything that differs between clouds, as one table of functions
+ *		and facts per provider (the way FdwRoutine describes a foreign-data
+ *		wrapper).  The shared code calls through it and never names a
+ *		provider; a provider is one file and one line in provider.c's
+ *		registry.
+ */
+typedef struct GwProviderRoutine
+{
+	GwProvider	id;
+	const char *name;			/* the server option, gw_audit.provider */
+	const char *resize_function;	/* the SQL function that resizes with it */
 
-/* in huawei.c */
-extern GwHttpRequest *huawei_build_request(GwServer *server, GwCreds *creds,
-										   const char *iam_token,
-										   GwOp op, const GwCall *call);
-extern void huawei_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out);
-extern void huawei_params_json(StringInfo buf, const GwCall *call,
-							   const GwServer *server);
+	/* the SQL function's arguments, checked into call (not provider, server) */
+	void		(*read_args) (FunctionCallInfo fcinfo, GwCall *call);
+	/* a resize's parameters, as JSON for gw_audit.params */
+	void		(*params_json) (StringInfo buf, const GwCall *call,
+								const GwServer *server);
+	/* call->token is the provider's idempotency token (gw_audit.client_token) */
+	bool		has_client_token;
+
+	/*
+	 * Server options of this provider only: checks the value of option
+	 * name (ERROR when invalid) and returns true when it is one; with s,
+	 * also stores it.  Then server_defaults fills what is unset, and names
+	 * an option it requires (or NULL).
+	 */
+	const char *const *server_options;	/* their names, NULL-terminated */
+	bool		(*server_option) (const char *name, const char *value,
+								  GwServer *s);
+	const char *required_option;
+	void		(*server_defaults) (GwServer *s);
+
+	/* which mapping credentials it signs with, and the hint when others */
+	bool		(*accepts_creds) (const GwCreds *c);
+	const char *creds_hint;
+
+	/* build and sign a request for op: creds are what it is signed with */
+	GwHttpRequest *(*build_request) (GwServer *server, const GwCreds *creds,
+									 GwOp op, const GwCall *call);
+	/* judge an answer to op into out (never throws for what is sent) */
+	void		(*judge) (const GwHttpResponse *resp, GwOp op, GwOutcome *out);
+
+	/* the instance's states, as the instance read gives them */
+	const char *running_status; /* at rest */
+	const char *changing_status;	/* a resize under way */
+	const char *ready_states;	/* the states a change may start from */
+	bool		(*ready_for_change) (const char *status);
+	bool		(*change_failed) (const char *status);
+
+	/*
+	 * Idempotency: whether a resize that may have left must not be sent
+	 * again before the instance was read, and whether an answer to a
+	 * re-sent resize means the first one got through.
+	 */
+	bool		resend_needs_read;
+	bool		(*already_applied) (const GwOutcome *out);
+} GwProviderRoutine;
+
+/* in provider.c */
+extern const GwProviderRoutine *gw_provider(GwProvider id);
+extern const GwProviderRoutine *gw_provider_by_name(const char *name);
+extern const char *gw_provider_name(GwProvider id);
+extern const char *gw_provider_names(void);
+extern bool gw_provider_has_option(const GwProviderRoutine *p,
+								   const char *name);
+extern const GwProviderRoutine *gw_option_provider(const char *name);
+extern const char *gw_provider_option_names(void);
+
+extern const GwProviderRoutine gw_aliyun_routine;
+extern const GwProviderRoutine gw_huawei_routine;
 
 /* in http.c */
 typedef struct GwTransfer GwTransfer;

@@ -26,7 +26,7 @@
  * huawei_params_json
  *		The request parameters of a resize, for gw_audit.params.
  */
-void
+static void
 huawei_params_json(StringInfo buf, const GwCall *call, const GwServer *server)
 {
 	appendStringInfoString(buf, "{\"project_id\": ");
@@ -40,7 +40,7 @@ huawei_params_json(StringInfo buf, const GwCall *call, const GwServer *server)
 
 /* the IAM password-token body; with mask, the password shown as *** */
 static char *
-iam_body(GwServer *server, GwCreds *creds, bool mask)
+iam_body(GwServer *server, const GwCreds *creds, bool mask)
 {
 	StringInfoData b;
 
@@ -60,13 +60,14 @@ iam_body(GwServer *server, GwCreds *creds, bool mask)
 
 /*
  * huawei_build_request
- *		A ready request for op.  iam_token is the cached token for password
- *		credentials (ignored otherwise).  AK/SK requests are signed with a
- *		fresh X-Sdk-Date each time.
+ *		A ready request for op: the IAM token request with the mapping's
+ *		password credentials, else a gateway request with AK/SK (signed
+ *		with a fresh X-Sdk-Date each time) or a token (the mapping's, or
+ *		the one IAM gave for its password).
  */
-GwHttpRequest *
-huawei_build_request(GwServer *server, GwCreds *creds, const char *iam_token,
-					 GwOp op, const GwCall *call)
+static GwHttpRequest *
+huawei_build_request(GwServer *server, const GwCreds *creds, GwOp op,
+					 const GwCall *call)
 {
 	GwHttpRequest *req = palloc0(sizeof(GwHttpRequest));
 	StringInfoData url,
@@ -163,12 +164,8 @@ huawei_build_request(GwServer *server, GwCreds *creds, const char *iam_token,
 		explicit_bzero(auth.data, auth.len);
 	}
 	else
-	{
-		const char *token = creds->kind == GW_AUTH_TOKEN ? creds->auth_token :
-			iam_token;
-
-		gw_add_header(req, "X-Auth-Token", token ? token : "", true);
-	}
+		gw_add_header(req, "X-Auth-Token",
+					  creds->auth_token ? creds->auth_token : "", true);
 	return req;
 }
 
@@ -180,7 +177,7 @@ huawei_build_request(GwServer *server, GwCreds *creds, const char *iam_token,
  *		401 "the token must be updated" asks for one token refresh; every
  *		other error is final (bad signatures lock an access key after five).
  */
-void
+static void
 huawei_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 {
 	Jsonb	   *jb;
@@ -273,3 +270,133 @@ huawei_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 	else
 		out->verdict = GW_VERDICT_FAIL;
 }
+
+
+/* ---- arguments ---- */
+
+static const char *const specs[] = {
+	"BASIC", "PROFESSIONAL", "ENTERPRISE", "PLATINUM",
+	"BASIC_IPV6", "PROFESSIONAL_IPV6", "ENTERPRISE_IPV6", "PLATINUM_IPV6",
+	"PLATINUM_X2", "PLATINUM_X3", "PLATINUM_X4", "PLATINUM_X5",
+	"PLATINUM_X6", "PLATINUM_X7", "PLATINUM_X8",
+	NULL
+};
+
+/* gw_resize's and gw_resize_async's arguments: instance_id, spec_id */
+static void
+huawei_read_args(FunctionCallInfo fcinfo, GwCall *call)
+{
+	const char *v;
+	int			i;
+
+	gw_check_id("instance_id", gw_arg_text(fcinfo, 0, "instance_id"), call->instance_id);
+	v = gw_arg_text(fcinfo, 1, "spec_id");
+	for (i = 0; specs[i]; i++)
+		if (strcmp(v, specs[i]) == 0)
+		{
+			strlcpy(call->spec, v, GW_SPEC_MAXLEN + 1);
+			return;
+		}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid spec_id"),
+			 errdetail("Huawei Cloud APIG editions are BASIC, PROFESSIONAL, ENTERPRISE, PLATINUM, their _IPV6 variants, and PLATINUM_X2 to PLATINUM_X8.")));
+}
+
+/* ---- server options and credentials ---- */
+
+static bool
+huawei_server_option(const char *name, const char *value, GwServer *s)
+{
+	if (strcmp(name, "project_id") == 0)
+	{
+		if (!gw_is_id(value))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid value for option \"project_id\""),
+					 errdetail("A project id is 1 to 64 letters, digits, '-' or '_'.")));
+		if (s)
+			s->project_id = pstrdup(value);
+		return true;
+	}
+	if (strcmp(name, "iam_endpoint") == 0)
+	{
+		gw_check_url(name, value);
+		if (s)
+			s->iam_endpoint = pstrdup(value);
+		return true;
+	}
+	return false;
+}
+
+static const char *
+region_suffix(const char *region)
+{
+	return strcmp(region, "eu-west-101") == 0 ? "myhuaweicloud.eu" :
+		"myhuaweicloud.com";
+}
+
+static void
+huawei_server_defaults(GwServer *s)
+{
+	if (s->endpoint == NULL)
+		s->endpoint = psprintf("https://apig.%s.%s", s->region,
+							   region_suffix(s->region));
+	if (s->iam_endpoint == NULL)
+		s->iam_endpoint = psprintf("https://iam.%s.%s", s->region,
+								   region_suffix(s->region));
+	gw_trim_url(s->iam_endpoint);
+}
+
+static bool
+huawei_accepts_creds(const GwCreds *c)
+{
+	return c->kind == GW_AUTH_TOKEN || c->kind == GW_AUTH_AKSK ||
+		c->kind == GW_AUTH_PASSWORD;
+}
+
+/* ---- instance states ---- */
+
+static bool
+huawei_ready_for_change(const char *status)
+{
+	return strcmp(status, "Running") == 0 || strcmp(status, "ResizeFailed") == 0;
+}
+
+static bool
+huawei_change_failed(const char *status)
+{
+	return strcmp(status, "ResizeFailed") == 0 || strcmp(status, "ResizeTimeout") == 0;
+}
+
+static bool
+huawei_already_applied(const GwOutcome *out)
+{
+	return false;				/* a re-sent POST is a new resize */
+}
+
+static const char *const server_options[] = {"project_id", "iam_endpoint", NULL};
+
+const GwProviderRoutine gw_huawei_routine = {
+	.id = GW_HUAWEI,
+	.name = "huawei",
+	.resize_function = "gw_resize()",
+	.read_args = huawei_read_args,
+	.params_json = huawei_params_json,
+	.has_client_token = false,
+	.server_options = server_options,
+	.server_option = huawei_server_option,
+	.required_option = "project_id",
+	.server_defaults = huawei_server_defaults,
+	.accepts_creds = huawei_accepts_creds,
+	.creds_hint = "A huawei mapping takes auth_token, or access_key and secret_key, or user_name, password and domain_name.",
+	.build_request = huawei_build_request,
+	.judge = huawei_judge,
+	.running_status = "Running",
+	.changing_status = "Resizing",
+	.ready_states = "Running (or ResizeFailed)",
+	.ready_for_change = huawei_ready_for_change,
+	.change_failed = huawei_change_failed,
+	.resend_needs_read = true,
+	.already_applied = huawei_already_applied,
+};

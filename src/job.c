@@ -264,8 +264,7 @@ judge_read(GwJob *job)
 	job->read_state = st.data;
 	job->from_spec = o->instance_spec;
 
-	ready = job->call.provider == GW_ALIYUN ? strcmp(status, "RUNNING") == 0 :
-		(strcmp(status, "Running") == 0 || strcmp(status, "ResizeFailed") == 0);
+	ready = gw_provider(job->call.provider)->ready_for_change(status);
 	if (ready && o->instance_spec && strcmp(o->instance_spec, job->call.spec) == 0)
 	{
 		memset(o, 0, sizeof(GwOutcome));
@@ -277,8 +276,7 @@ judge_read(GwJob *job)
 	{
 		char	   *msg = psprintf("the instance is %s at %s; a change needs it %s: nothing was sent",
 								   status, o->instance_spec ? o->instance_spec : "an unknown spec",
-								   job->call.provider == GW_ALIYUN ? "RUNNING" :
-								   "Running (or ResizeFailed)");
+								   gw_provider(job->call.provider)->ready_states);
 
 		memset(o, 0, sizeof(GwOutcome));
 		o->verdict = GW_VERDICT_FAIL;
@@ -324,12 +322,13 @@ judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
 	if (job->out.verdict == GW_VERDICT_OK)
 	{
 		/*
-		 * An interrupted Huawei resize: the POST is not idempotent, so look
-		 * before sending again.  Resizing, or already at the target: the
-		 * provider had it.  Otherwise send it again.
+		 * An interrupted resize of a provider whose resize is not
+		 * idempotent: look before sending again.  Changing, or already at
+		 * the target: the provider had it.  Otherwise send it again.
 		 */
 		if ((job->out.instance_status &&
-			 strcmp(job->out.instance_status, "Resizing") == 0) ||
+			 strcmp(job->out.instance_status,
+					gw_provider(job->call.provider)->changing_status) == 0) ||
 			(job->out.instance_spec &&
 			 strcmp(job->out.instance_spec, job->call.spec) == 0))
 		{
@@ -396,7 +395,8 @@ static void
 judge_track(GwJob *job)
 {
 	GwOutcome  *o = &job->out;
-	const char *running = job->call.provider == GW_ALIYUN ? "RUNNING" : "Running";
+	const GwProviderRoutine *prov = gw_provider(job->call.provider);
+	const char *running = prov->running_status;
 	bool		past_deadline = job->answered_age_ms > job->server->tracking_timeout_ms;
 	StringInfoData st;
 
@@ -436,8 +436,7 @@ judge_track(GwJob *job)
 
 		if (is_running && at_target)
 			job->track_status = "succeeded";
-		else if (strcmp(status, "ResizeFailed") == 0 ||
-				 strcmp(status, "ResizeTimeout") == 0)
+		else if (prov->change_failed(status))
 		{
 			job->track_status = "resize_failed";
 			o->error_code = pstrdup(status);
@@ -481,7 +480,7 @@ judge_answer(GwJob *job, GwHttpResponse *resp, GwOp op)
 	PG_TRY();
 	{
 		gw_clean_body(&resp->body);
-		gw_judge(job->call.provider, resp, op, &job->out);
+		gw_provider(job->call.provider)->judge(resp, op, &job->out);
 	}
 	PG_CATCH();
 	{
@@ -543,12 +542,14 @@ next_step(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
 			else if (job->run_attempts <= job->server->max_retries)
 			{
 				/*
-				 * A Huawei POST is not idempotent: after any answer but a
-				 * 429 (a 5xx, a 2xx without the documented body), or a
-				 * transport failure once the request left, look at the
-				 * instance before sending it again.
+				 * A resize that is not idempotent (Huawei's POST): after
+				 * any answer but a 429 (a 5xx, a 2xx without the
+				 * documented body), or a transport failure once the
+				 * request left, look at the instance before sending it
+				 * again.
 				 */
-				if (job->call.provider == GW_HUAWEI && resp->sent &&
+				if (gw_provider(job->call.provider)->resend_needs_read &&
+					resp->sent &&
 					resp->http_status != 429)
 					job->op = GW_OP_DESCRIBE;
 				job_retry_later(job, job->run_attempts);
@@ -559,11 +560,11 @@ next_step(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
 		case GW_VERDICT_FAIL:
 
 			/*
-			 * Alibaba answers a re-sent Token with RepeatedCommit: the first
-			 * send got through.  Accepted; tracking tells how it ends.
+			 * An answer to a re-sent resize saying the first send got
+			 * through (Alibaba's RepeatedCommit for a re-sent Token):
+			 * accepted; tracking tells how it ends.
 			 */
-			if (job->call.provider == GW_ALIYUN && job->out.error_code &&
-				strcmp(job->out.error_code, "RepeatedCommit") == 0 &&
+			if (gw_provider(job->call.provider)->already_applied(&job->out) &&
 				(job->run_attempts > 1 || job->reconciling))
 				gw_job_finish(job, "accepted");
 			else
@@ -593,16 +594,21 @@ transfer_done(GwTransfer *t, void *arg)
 	PG_TRY();
 	{
 		GwTokenEntry *te = NULL;
+		GwCreds		signing;
 		bool		masked;
 
 		judge_answer(job, resp, op);
 		job->out.request_json = request_json;
 		gw_http_release(t);
 
+		memset(&signing, 0, sizeof(signing));
 		if (job->creds->kind == GW_AUTH_PASSWORD)
+		{
 			te = token_entry(job->server->serverid, job->call.userid);
+			signing.auth_token = te->token;
+		}
 		/* nothing kept of an answer may quote a secret back */
-		masked = gw_scrub_outcome(&job->out, job->creds, te ? te->token : NULL);
+		masked = gw_scrub_outcome(&job->out, job->creds, &signing);
 		gw_bound_outcome(&job->out, masked);
 		next_step(job, op, resp, te);
 	}
@@ -639,7 +645,7 @@ static void
 start_attempt(GwJob *job)
 {
 	MemoryContext old = MemoryContextSwitchTo(job->cxt);
-	const char *iam_token = NULL;
+	GwCreds		signing = *job->creds;
 	GwHttpRequest *req;
 	int64		wait_us;
 
@@ -648,7 +654,12 @@ start_attempt(GwJob *job)
 		GwTokenEntry *te = token_entry(job->server->serverid, job->call.userid);
 
 		if (te->token && GetCurrentTimestamp() < te->expires_at)
-			iam_token = te->token;
+		{
+			/* signed with the token IAM gave for the password */
+			memset(&signing, 0, sizeof(signing));
+			signing.kind = GW_AUTH_TOKEN;
+			signing.auth_token = te->token;
+		}
 		else if (te->fetching)
 		{
 			/* another job is fetching it: look again shortly */
@@ -694,8 +705,10 @@ start_attempt(GwJob *job)
 		return;
 	}
 
-	req = gw_build_request(job->server, job->creds, iam_token, job->op,
-						   &job->call);
+	req = gw_provider(job->call.provider)->build_request(job->server,
+														 job->op == GW_OP_IAM_TOKEN ?
+														 job->creds : &signing,
+														 job->op, &job->call);
 	if (job->op == GW_OP_RESIZE)
 	{
 		StringInfoData rj;

@@ -57,9 +57,6 @@ static const GwOption gw_options[] = {
 	{"provider", ForeignServerRelationId, OPT_TEXT},
 	{"region", ForeignServerRelationId, OPT_TEXT},
 	{"endpoint", ForeignServerRelationId, OPT_TEXT},
-	{"signature", ForeignServerRelationId, OPT_TEXT},
-	{"project_id", ForeignServerRelationId, OPT_TEXT},
-	{"iam_endpoint", ForeignServerRelationId, OPT_TEXT},
 	{"connect_timeout_ms", ForeignServerRelationId, OPT_INT, 1, 600000},
 	{"timeout_ms", ForeignServerRelationId, OPT_INT, 1, 3600000},
 	{"max_retries", ForeignServerRelationId, OPT_INT, 0, 20},
@@ -90,15 +87,9 @@ find_option(const char *name)
 	return NULL;
 }
 
-const char *
-gw_provider_name(GwProvider p)
-{
-	return p == GW_ALIYUN ? "aliyun" : "huawei";
-}
-
 /* letters, digits, '-' and '_', 1 to 64 of them */
-static bool
-is_id(const char *s)
+bool
+gw_is_id(const char *s)
 {
 	int			n = 0;
 
@@ -125,8 +116,8 @@ is_region(const char *s)
  *		An endpoint: http(s)://host[:port][/path], printable ASCII without
  *		spaces, quotes or backslashes; http only with gwresize.allow_http.
  */
-static void
-check_url(const char *optname, const char *v)
+void
+gw_check_url(const char *optname, const char *v)
 {
 	const char *p;
 
@@ -184,6 +175,8 @@ list_names(Oid context)
 	for (o = gw_options; o->name; o++)
 		if (o->context == context)
 			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", o->name);
+	if (context == ForeignServerRelationId)
+		appendStringInfoString(&buf, gw_provider_option_names());
 	return buf.data;
 }
 
@@ -224,11 +217,9 @@ gw_fdw_validator(PG_FUNCTION_ARGS)
 	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
 	Oid			catalog = PG_GETARG_OID(1);
 	ListCell   *lc;
-	const char *provider = NULL;
+	const GwProviderRoutine *provider = NULL;
 	bool		has_region = false,
-				has_project = false,
-				has_signature = false,
-				has_iam = false;
+				has_required = false;
 	bool		has_akid = false,
 				has_aksecret = false,
 				has_sts = false,
@@ -245,6 +236,9 @@ gw_fdw_validator(PG_FUNCTION_ARGS)
 		const GwOption *o = find_option(def->defname);
 		char	   *v = defGetString(def);
 
+		if (catalog == ForeignServerRelationId && o == NULL &&
+			gw_option_provider(def->defname) != NULL)
+			continue;			/* checked once the provider is known */
 		if (o == NULL || o->context != catalog)
 		{
 			if (o != NULL && o->secret && catalog != UserMappingRelationId)
@@ -278,12 +272,12 @@ gw_fdw_validator(PG_FUNCTION_ARGS)
 			(void) parse_number(o, v);
 		else if (HAS("provider"))
 		{
-			if (strcmp(v, "aliyun") != 0 && strcmp(v, "huawei") != 0)
+			provider = gw_provider_by_name(v);
+			if (provider == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 						 errmsg("invalid value for option \"provider\": \"%s\"", v),
-						 errhint("Valid values are \"aliyun\" and \"huawei\".")));
-			provider = v;
+						 errhint("Valid values are %s.", gw_provider_names())));
 		}
 		else if (HAS("region"))
 		{
@@ -304,29 +298,8 @@ gw_fdw_validator(PG_FUNCTION_ARGS)
 						 errmsg("invalid value for option \"read_before_resize\": \"%s\"", v),
 						 errhint("Valid values are \"true\" and \"false\".")));
 		}
-		else if (HAS("endpoint") || HAS("iam_endpoint"))
-		{
-			check_url(def->defname, v);
-			has_iam |= HAS("iam_endpoint");
-		}
-		else if (HAS("signature"))
-		{
-			if (strcmp(v, "acs3-hmac-sha256") != 0 && strcmp(v, "hmac-sha1") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-						 errmsg("invalid value for option \"signature\": \"%s\"", v),
-						 errhint("Valid values are \"acs3-hmac-sha256\" and \"hmac-sha1\".")));
-			has_signature = true;
-		}
-		else if (HAS("project_id"))
-		{
-			if (!is_id(v))
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-						 errmsg("invalid value for option \"project_id\""),
-						 errdetail("A project id is 1 to 64 letters, digits, '-' or '_'.")));
-			has_project = true;
-		}
+		else if (HAS("endpoint"))
+			gw_check_url(def->defname, v);
 		else
 		{
 			/* user mapping: credentials are opaque, but single-line ASCII */
@@ -356,18 +329,29 @@ gw_fdw_validator(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 					 errmsg("a gwresize server needs options \"provider\" and \"region\"")));
-		if (strcmp(provider, "aliyun") == 0 && (has_project || has_iam))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-					 errmsg("options \"project_id\" and \"iam_endpoint\" are for huawei servers only")));
-		if (strcmp(provider, "huawei") == 0 && has_signature)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-					 errmsg("option \"signature\" is for aliyun servers only")));
-		if (strcmp(provider, "huawei") == 0 && !has_project)
+		/* the provider's own options, now that it is known */
+		foreach(lc, options)
+		{
+			DefElem    *def = (DefElem *) lfirst(lc);
+
+			if (find_option(def->defname) != NULL)
+				continue;
+			if (!gw_provider_has_option(provider, def->defname))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"%s\" is for %s servers only",
+								def->defname,
+								gw_option_provider(def->defname)->name)));
+			(void) provider->server_option(def->defname, defGetString(def), NULL);
+			if (provider->required_option &&
+				strcmp(def->defname, provider->required_option) == 0)
+				has_required = true;
+		}
+		if (provider->required_option && !has_required)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-					 errmsg("a huawei server needs option \"project_id\"")));
+					 errmsg("a %s server needs option \"%s\"",
+							provider->name, provider->required_option)));
 	}
 	else if (catalog == UserMappingRelationId)
 	{
@@ -384,11 +368,14 @@ gw_fdw_validator(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-static const char *
-region_suffix(const char *region)
+/* base URLs are kept without a trailing slash */
+void
+gw_trim_url(char *url)
 {
-	return strcmp(region, "eu-west-101") == 0 ? "myhuaweicloud.eu" :
-		"myhuaweicloud.com";
+	size_t		len = strlen(url);
+
+	while (len > 8 && url[len - 1] == '/')
+		url[--len] = '\0';
 }
 
 /*
@@ -400,6 +387,7 @@ gw_get_server(Oid serverid)
 {
 	ForeignServer *fs = GetForeignServer(serverid);
 	GwServer   *s = palloc0(sizeof(GwServer));
+	const GwProviderRoutine *p;
 	ListCell   *lc;
 
 	s->serverid = serverid;
@@ -417,17 +405,11 @@ gw_get_server(Oid serverid)
 		char	   *v = defGetString(def);
 
 		if (HAS("provider"))
-			s->provider = strcmp(v, "aliyun") == 0 ? GW_ALIYUN : GW_HUAWEI;
+			s->provider = gw_provider_by_name(v)->id;
 		else if (HAS("region"))
 			s->region = v;
 		else if (HAS("endpoint"))
-			s->endpoint = v;
-		else if (HAS("signature"))
-			s->rpc_signature = strcmp(v, "hmac-sha1") == 0;
-		else if (HAS("project_id"))
-			s->project_id = v;
-		else if (HAS("iam_endpoint"))
-			s->iam_endpoint = v;
+			s->endpoint = pstrdup(v);
 		else if (HAS("connect_timeout_ms"))
 			s->connect_timeout_ms = atoi(v);
 		else if (HAS("timeout_ms"))
@@ -444,24 +426,18 @@ gw_get_server(Oid serverid)
 			(void) parse_bool(v, &s->read_before);
 	}
 
-	if (s->endpoint == NULL)
-		s->endpoint = s->provider == GW_ALIYUN ?
-			psprintf("https://apigateway.%s.aliyuncs.com", s->region) :
-			psprintf("https://apig.%s.%s", s->region, region_suffix(s->region));
-	if (s->provider == GW_HUAWEI && s->iam_endpoint == NULL)
-		s->iam_endpoint = psprintf("https://iam.%s.%s", s->region,
-								   region_suffix(s->region));
-	/* base URLs are kept without a trailing slash */
-	s->endpoint = pstrdup(s->endpoint);
-	while (strlen(s->endpoint) > 8 && s->endpoint[strlen(s->endpoint) - 1] == '/')
-		s->endpoint[strlen(s->endpoint) - 1] = '\0';
-	if (s->iam_endpoint)
+	/* the provider's own options, then its defaults */
+	p = gw_provider(s->provider);
+	foreach(lc, fs->options)
 	{
-		s->iam_endpoint = pstrdup(s->iam_endpoint);
-		while (strlen(s->iam_endpoint) > 8 &&
-			   s->iam_endpoint[strlen(s->iam_endpoint) - 1] == '/')
-			s->iam_endpoint[strlen(s->iam_endpoint) - 1] = '\0';
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (find_option(def->defname) == NULL)
+			(void) p->server_option(def->defname, defGetString(def), s);
 	}
+	p->server_defaults(s);
+	s->endpoint = pstrdup(s->endpoint);
+	gw_trim_url(s->endpoint);
 	return s;
 }
 
@@ -491,9 +467,9 @@ check_usable(GwServer *s, ForeignServer *fs, GwProvider provider, Oid userid)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("server \"%s\" is for provider \"%s\"",
 						fs->servername, gw_provider_name(s->provider)),
-				 errhint("%s", provider == GW_ALIYUN ?
-						 "gw_modify_spec() needs a server with provider 'aliyun'." :
-						 "gw_resize() needs a server with provider 'huawei'.")));
+				 errhint("%s needs a server with provider '%s'.",
+						 gw_provider(provider)->resize_function,
+						 gw_provider_name(provider))));
 	aclresult = pg_foreign_server_aclcheck(fs->serverid, userid, ACL_USAGE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, fs->servername);
@@ -640,14 +616,11 @@ gw_get_creds(GwServer *server, Oid userid)
 			c->kind = GW_AUTH_PASSWORD;
 	}
 
-	if ((server->provider == GW_ALIYUN) != (c->kind == GW_AUTH_ACS) ||
-		c->kind == 0)
+	if (c->kind == 0 || !gw_provider(server->provider)->accepts_creds(c))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("the user mapping on server \"%s\" has no credentials for %s",
 						server->name, gw_provider_name(server->provider)),
-				 errhint("%s", server->provider == GW_ALIYUN ?
-						 "An aliyun mapping takes access_key_id and access_key_secret." :
-						 "A huawei mapping takes auth_token, or access_key and secret_key, or user_name, password and domain_name.")));
+				 errhint("%s", gw_provider(server->provider)->creds_hint)));
 	return c;
 }

@@ -528,16 +528,17 @@ scrub_one(char *text, const char *secret)
 
 /*
  * gw_scrub_outcome
- *		Mask every secret of creds (and a cached IAM token) that a provider
+ *		Mask every secret of the mapping's creds, and of the credentials the
+ *		request was signed with when they differ (signing), that a provider
  *		echoed back in what is kept of its answer: Alibaba's
  *		SignatureDoesNotMatch message, for one, quotes the canonical request
  *		with the signed STS token in it.  Returns whether the stored
  *		response was changed.
  */
 bool
-gw_scrub_outcome(GwOutcome *out, const GwCreds *creds, const char *iam_token)
+gw_scrub_outcome(GwOutcome *out, const GwCreds *creds, const GwCreds *signing)
 {
-	const char *secrets[5];
+	const char *secrets[7];
 	int			i;
 	char	   *response = out->response_json;
 
@@ -545,7 +546,9 @@ gw_scrub_outcome(GwOutcome *out, const GwCreds *creds, const char *iam_token)
 	secrets[1] = creds->security_token;
 	secrets[2] = creds->auth_token;
 	secrets[3] = creds->password;
-	secrets[4] = iam_token;
+	secrets[4] = signing ? signing->secret : NULL;
+	secrets[5] = signing ? signing->security_token : NULL;
+	secrets[6] = signing ? signing->auth_token : NULL;
 	for (i = 0; i < lengthof(secrets); i++)
 	{
 		out->error_code = scrub_one(out->error_code, secrets[i]);
@@ -556,37 +559,15 @@ gw_scrub_outcome(GwOutcome *out, const GwCreds *creds, const char *iam_token)
 }
 
 /*
- * gw_build_request, gw_judge, gw_params_json
- *		Dispatch to the provider's file.
+ * gw_params_json
+ *		A resize's parameters as JSON, for gw_audit.params.
  */
-GwHttpRequest *
-gw_build_request(GwServer *server, GwCreds *creds, const char *iam_token,
-				 GwOp op, const GwCall *call)
-{
-	if (server->provider == GW_ALIYUN)
-		return aliyun_build_request(server, creds, op, call);
-	return huawei_build_request(server, creds, iam_token, op, call);
-}
-
-void
-gw_judge(GwProvider provider, const GwHttpResponse *resp, GwOp op,
-		 GwOutcome *out)
-{
-	if (provider == GW_ALIYUN)
-		aliyun_judge(resp, out);
-	else
-		huawei_judge(resp, op, out);
-}
-
 char *
 gw_params_json(const GwCall *call, const GwServer *server)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	if (call->provider == GW_ALIYUN)
-		aliyun_params_json(&buf, call);
-	else
-		huawei_params_json(&buf, call, server);
+	gw_provider(call->provider)->params_json(&buf, call, server);
 	return buf.data;
 }
