@@ -6,6 +6,7 @@ OBJS = \
 	src/args.o \
 	src/audit.o \
 	src/claim.o \
+	src/cred.o \
 	src/entry.o \
 	src/gwresize.o \
 	src/http.o \
@@ -30,6 +31,9 @@ PG_CFLAGS = -Wall -Werror
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: every object depends on every header
+$(OBJS): $(wildcard src/*.h)
 
 # ---- tests, demo and benchmarks (see README.md) ----
 

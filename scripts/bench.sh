@@ -35,6 +35,15 @@ CREATE SERVER hw_pwd FOREIGN DATA WRAPPER gwresize
            endpoint :'ep', iam_endpoint :'ep');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_pwd
   OPTIONS (user_name 'testuser', password 'testPassword!1', domain_name 'testdomain');
+CREATE SERVER ali_role FOREIGN DATA WRAPPER gwresize
+  OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint :'ep', signature 'hmac-sha1');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_role OPTIONS (ram_role_name 'gwresize-ecs-role');
+CREATE SERVER hw_agency FOREIGN DATA WRAPPER gwresize
+  OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'proj0001', endpoint :'ep');
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_agency OPTIONS (ecs_agency 'true');
+ALTER SYSTEM SET gwresize.aliyun_metadata_url = :'ep';
+ALTER SYSTEM SET gwresize.huawei_metadata_url = :'ep';
+SELECT pg_reload_conf() \g /dev/null
 SQL
 "$GW_WORK/bench" "host=$PGHOST port=$PGPORT dbname=gwbench user=postgres" \
 	"$GW_MOCK_URL" "$GW_CA" "${BENCH_N:-300}" "${BENCH_DRAIN_N:-5000}" "${BENCH_LAT_N:-200}"

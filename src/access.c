@@ -270,6 +270,13 @@ gw_raise_if_failed(HeapTuple tup, TupleDesc desc, int64 id)
 				 errmsg("the outcome of the resize of instance \"%s\" is unknown", inst),
 				 errdetail("The gwresize worker restarted while the call was in flight; gw_audit row %lld will be reconciled.",
 						   (long long) id)));
+	if (code && strcmp(code, "AccessKeyUnavailable") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("could not obtain credentials for the resize of instance \"%s\"", inst),
+				 errdetail_internal("%s; nothing was sent; gw_audit row %lld.",
+									msg ? msg : "no message", (long long) id),
+				 errhint("Check the user mapping's credential source and that this host can reach it.")));
 	if (code && strcmp(code, "InstanceNotReady") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),

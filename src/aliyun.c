@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "common/string.h"
+#include "utils/guc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/json.h"
@@ -26,6 +27,9 @@
 #include "gwresize.h"
 
 #define ACS_VERSION "2016-07-14"
+#define STS_VERSION "2015-04-01"
+#define METADATA_TOKEN_TTL "300"	/* seconds; it is used at once */
+#define METADATA_TIMEOUT_MS 5000
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 #define MAX_PARAMS 24
@@ -106,19 +110,16 @@ query_shown(GwKV *kv, int n)
 }
 
 /*
- * aliyun_build_request
- *		A signed request for op on call's instance, ready for http.c.  A
- *		fresh nonce and timestamp each time: a retry re-signs.
+ * signed_request
+ *		A signed RPC-style call of action (API version) on endpoint with the
+ *		n parameters kv (room for MAX_PARAMS), ready for http.c.  A fresh
+ *		nonce and timestamp each time: a retry re-signs.
  */
 static GwHttpRequest *
-aliyun_build_request(GwServer *server, const GwCreds *creds, GwOp op,
-					 const GwCall *call)
+signed_request(GwServer *server, const char *endpoint, const GwCreds *creds,
+			   const char *action, const char *version, GwKV *kv, int n)
 {
 	GwHttpRequest *req = palloc0(sizeof(GwHttpRequest));
-	const char *action = op == GW_OP_RESIZE ? "ModifyInstanceSpec" :
-		"DescribeInstances";
-	GwKV		kv[MAX_PARAMS];
-	int			n = op_params(op, call, kv);
 	char		nonce[33];
 	char	   *date = gw_utc_now("%Y-%m-%dT%H:%M:%SZ");
 	StringInfoData host,
@@ -129,7 +130,7 @@ aliyun_build_request(GwServer *server, const GwCreds *creds, GwOp op,
 	Assert(creds->kind == GW_AUTH_ACS);
 	initStringInfo(&host);
 	initStringInfo(&path);
-	gw_url_host(server->endpoint, &host, &path);
+	gw_url_host(endpoint, &host, &path);
 	appendStringInfoChar(&path, '/');
 	gw_random_hex(nonce, 16);
 
@@ -139,7 +140,7 @@ aliyun_build_request(GwServer *server, const GwCreds *creds, GwOp op,
 	initStringInfo(&url);
 	initStringInfo(&shown);
 	/* url = endpoint/?query; the endpoint has no trailing slash */
-	appendStringInfo(&url, "%s/?", server->endpoint);
+	appendStringInfo(&url, "%s/?", endpoint);
 	appendStringInfoString(&shown, url.data);
 
 	gw_add_header(req, "Host", host.data, false);
@@ -153,7 +154,7 @@ aliyun_build_request(GwServer *server, const GwCreds *creds, GwOp op,
 		kv[n].key = "Action";
 		kv[n++].value = action;
 		kv[n].key = "Version";
-		kv[n++].value = ACS_VERSION;
+		kv[n++].value = version;
 		kv[n].key = "Format";
 		kv[n++].value = "JSON";
 		kv[n].key = "AccessKeyId";
@@ -196,7 +197,7 @@ aliyun_build_request(GwServer *server, const GwCreds *creds, GwOp op,
 		hv[nh].key = "x-acs-action";
 		hv[nh++].value = action;
 		hv[nh].key = "x-acs-version";
-		hv[nh++].value = ACS_VERSION;
+		hv[nh++].value = version;
 		hv[nh].key = "x-acs-date";
 		hv[nh++].value = date;
 		hv[nh].key = "x-acs-signature-nonce";
@@ -218,7 +219,7 @@ aliyun_build_request(GwServer *server, const GwCreds *creds, GwOp op,
 		gw_canonical_query(&url, kv, n);
 		appendStringInfoString(&shown, query_shown(kv, n));
 		gw_add_header(req, "x-acs-action", action, false);
-		gw_add_header(req, "x-acs-version", ACS_VERSION, false);
+		gw_add_header(req, "x-acs-version", version, false);
 		gw_add_header(req, "x-acs-date", date, false);
 		gw_add_header(req, "x-acs-signature-nonce", nonce, false);
 		gw_add_header(req, "x-acs-content-sha256", EMPTY_SHA256, false);
@@ -230,6 +231,19 @@ aliyun_build_request(GwServer *server, const GwCreds *creds, GwOp op,
 	req->url = url.data;
 	req->url_shown = shown.data;
 	return req;
+}
+
+/* a signed request for op on call's instance */
+static GwHttpRequest *
+aliyun_build_request(GwServer *server, const GwCreds *creds, GwOp op,
+					 const GwCall *call)
+{
+	GwKV		kv[MAX_PARAMS];
+	int			n = op_params(op, call, kv);
+
+	return signed_request(server, server->endpoint, creds,
+						  op == GW_OP_RESIZE ? "ModifyInstanceSpec" :
+						  "DescribeInstances", ACS_VERSION, kv, n);
 }
 
 /*
@@ -299,6 +313,8 @@ aliyun_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 		strstr(out->error_code, "Throttling") != NULL ||
 		strcmp(out->error_code, "ServiceUnavailable") == 0)
 		out->verdict = GW_VERDICT_RETRY;
+	else if (strcmp(out->error_code, "InvalidSecurityToken.Expired") == 0)
+		out->verdict = GW_VERDICT_REFRESH_TOKEN;	/* if it can be */
 	else
 		out->verdict = GW_VERDICT_FAIL;
 }
@@ -405,6 +421,13 @@ aliyun_read_args(FunctionCallInfo fcinfo, GwCall *call)
 static bool
 aliyun_server_option(const char *name, const char *value, GwServer *s)
 {
+	if (strcmp(name, "sts_endpoint") == 0)
+	{
+		gw_check_url(name, value);
+		if (s)
+			s->sts_endpoint = pstrdup(value);
+		return true;
+	}
 	if (strcmp(name, "signature") != 0)
 		return false;
 	if (strcmp(value, "acs3-hmac-sha256") != 0 && strcmp(value, "hmac-sha1") != 0)
@@ -422,12 +445,180 @@ aliyun_server_defaults(GwServer *s)
 {
 	if (s->endpoint == NULL)
 		s->endpoint = psprintf("https://apigateway.%s.aliyuncs.com", s->region);
+	if (s->sts_endpoint == NULL)
+		s->sts_endpoint = psprintf("https://sts.%s.aliyuncs.com", s->region);
+	gw_trim_url(s->sts_endpoint);
 }
 
+/* an access key, or the ECS instance's RAM role; either may assume a role */
 static bool
 aliyun_accepts_creds(const GwCreds *c)
 {
-	return c->kind == GW_AUTH_ACS;
+	return (c->kind == GW_AUTH_ACS ||
+			(c->kind == GW_AUTH_METADATA && c->ram_role_name != NULL)) &&
+		c->agency_name == NULL;
+}
+
+/* ---- credential sources ---- */
+
+static char *metadata_url = NULL;	/* gwresize.aliyun_metadata_url */
+
+static void
+aliyun_define_settings(void)
+{
+	DefineCustomStringVariable("gwresize.aliyun_metadata_url",
+							   "Base URL of the Alibaba Cloud ECS instance metadata service.",
+							   "Where user mappings with ram_role_name get their temporary credentials.",
+							   &metadata_url,
+							   "http://100.100.100.200",
+							   PGC_SUSET, 0,
+							   gw_check_metadata_url, NULL, NULL);
+}
+
+/*
+ * aliyun_cred_plan
+ *		The ECS RAM role: the metadata service's session token (hardened
+ *		mode), then the role's credentials.  role_arn: then STS AssumeRole,
+ *		signed with those or with the mapping's access key.
+ */
+static int
+aliyun_cred_plan(const GwCreds *c, GwCredStep *steps, StringInfo source)
+{
+	int			n = 0;
+
+	if (c->kind == GW_AUTH_METADATA)
+	{
+		steps[n++] = GW_STEP_METADATA_TOKEN;
+		steps[n++] = GW_STEP_METADATA;
+		appendStringInfo(source, "the ECS RAM role \"%s\" (metadata service %s)",
+						 c->ram_role_name, metadata_url);
+	}
+	if (c->role_arn)
+	{
+		steps[n++] = GW_STEP_ASSUME;
+		if (n == 1)
+			appendStringInfoString(source, "the mapping's access key");
+		appendStringInfo(source, ", then STS AssumeRole of \"%s\"", c->role_arn);
+	}
+	return n;
+}
+
+static GwHttpRequest *
+metadata_request(const char *method, const char *path)
+{
+	GwHttpRequest *req = palloc0(sizeof(GwHttpRequest));
+	StringInfoData url,
+				host,
+				ignored;
+
+	initStringInfo(&url);
+	initStringInfo(&host);
+	initStringInfo(&ignored);
+	appendStringInfo(&url, "%s%s", metadata_url, path);
+	gw_url_host(metadata_url, &host, &ignored);
+	req->method = method;
+	req->url = url.data;
+	req->url_shown = url.data;
+	req->timeout_ms = METADATA_TIMEOUT_MS;
+	gw_add_header(req, "Host", host.data, false);
+	return req;
+}
+
+static GwHttpRequest *
+aliyun_cred_request(GwServer *server, const GwCreds *mapping, GwCredStep step,
+					const GwCreds *have)
+{
+	GwHttpRequest *req;
+	GwKV		kv[MAX_PARAMS];
+	int			n = 0;
+	char		duration[16];
+
+	switch (step)
+	{
+		case GW_STEP_METADATA_TOKEN:
+			req = metadata_request("PUT", "/latest/api/token");
+			gw_add_header(req, "X-aliyun-ecs-metadata-token-ttl-seconds",
+						  METADATA_TOKEN_TTL, false);
+			return req;
+		case GW_STEP_METADATA:
+			req = metadata_request("GET",
+								   psprintf("/latest/meta-data/ram/security-credentials/%s",
+											mapping->ram_role_name));
+			gw_add_header(req, "X-aliyun-ecs-metadata-token",
+						  have->metadata_token ? have->metadata_token : "", true);
+			return req;
+		case GW_STEP_ASSUME:
+			kv[n].key = "RoleArn";
+			kv[n++].value = mapping->role_arn;
+			kv[n].key = "RoleSessionName";
+			kv[n++].value = mapping->role_session_name ?
+				mapping->role_session_name : "gwresize";
+			if (mapping->duration_seconds > 0)
+			{
+				snprintf(duration, sizeof(duration), "%d", mapping->duration_seconds);
+				kv[n].key = "DurationSeconds";
+				kv[n++].value = duration;
+			}
+			if (mapping->external_id)
+			{
+				kv[n].key = "ExternalId";
+				kv[n++].value = mapping->external_id;
+			}
+			return signed_request(server, server->sts_endpoint, have,
+								  "AssumeRole", STS_VERSION, kv, n);
+		default:
+			elog(ERROR, "aliyun has no credential step %d", (int) step);
+	}
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * aliyun_cred_answer
+ *		The metadata session token is the body; the role's credentials and
+ *		AssumeRole's are AccessKeyId, AccessKeySecret, SecurityToken and
+ *		Expiration (at the top, or under Credentials).
+ */
+static void
+aliyun_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
+				   GwCreds *have, char **expires)
+{
+	Jsonb	   *jb;
+	const char *obj;
+
+	if (step == GW_STEP_ASSUME)
+		aliyun_judge(resp, GW_OP_CREDENTIAL, out);
+	else
+		gw_plain_judge(resp, out);
+	out->response_json = NULL;	/* it holds the credentials */
+	if (out->verdict != GW_VERDICT_OK)
+		return;
+
+	if (step == GW_STEP_METADATA_TOKEN)
+	{
+		if (!gw_cred_value_ok(resp->body.data, resp->body.len))
+		{
+			gw_cred_malformed(out, "a metadata session token");
+			return;
+		}
+		have->metadata_token = pstrdup(resp->body.data);
+		return;
+	}
+
+	jb = gw_json_parse(resp->body.data, resp->body.len);
+	obj = step == GW_STEP_ASSUME ? "Credentials" : NULL;
+	have->kind = GW_AUTH_ACS;
+	have->access_key = gw_json_get_text(jb, obj ? obj : "AccessKeyId",
+										obj ? "AccessKeyId" : NULL);
+	have->secret = gw_json_get_text(jb, obj ? obj : "AccessKeySecret",
+									obj ? "AccessKeySecret" : NULL);
+	have->security_token = gw_json_get_text(jb, obj ? obj : "SecurityToken",
+											obj ? "SecurityToken" : NULL);
+	*expires = gw_json_get_text(jb, obj ? obj : "Expiration",
+								obj ? "Expiration" : NULL);
+	if (!gw_cred_value_ok(have->access_key, -1) ||
+		!gw_cred_value_ok(have->secret, -1) ||
+		!gw_cred_value_ok(have->security_token, -1) || *expires == NULL)
+		gw_cred_malformed(out, "AccessKeyId, AccessKeySecret, SecurityToken and Expiration");
 }
 
 /* ---- instance states ---- */
@@ -451,7 +642,7 @@ aliyun_already_applied(const GwOutcome *out)
 	return out->error_code && strcmp(out->error_code, "RepeatedCommit") == 0;
 }
 
-static const char *const server_options[] = {"signature", NULL};
+static const char *const server_options[] = {"signature", "sts_endpoint", NULL};
 
 const GwProviderRoutine gw_aliyun_routine = {
 	.id = GW_ALIYUN,
@@ -465,7 +656,12 @@ const GwProviderRoutine gw_aliyun_routine = {
 	.required_option = NULL,
 	.server_defaults = aliyun_server_defaults,
 	.accepts_creds = aliyun_accepts_creds,
-	.creds_hint = "An aliyun mapping takes access_key_id and access_key_secret.",
+	.creds_hint = "An aliyun mapping takes access_key_id and access_key_secret, or ram_role_name; either may add role_arn.",
+	.cred_plan = aliyun_cred_plan,
+	.cred_request = aliyun_cred_request,
+	.cred_answer = aliyun_cred_answer,
+	.define_settings = aliyun_define_settings,
+	.temporary_kind = GW_AUTH_ACS,
 	.build_request = aliyun_build_request,
 	.judge = aliyun_judge,
 	.running_status = "RUNNING",

@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * args.c
- *	  The SQL functions' arguments: every one is checked before anything is
- *	  recorded or sent (ids, specs, actions, tokens; NULLs refused), into
- *	  the fixed-size GwCall handed to the worker.
+ *	  What every SQL function's arguments share: NULLs refused, the server
+ *	  argument, instance ids.  Each provider checks its own (specs,
+ *	  actions, tokens) in its file, through GwProviderRoutine.read_args,
+ *	  into the fixed-size GwCall handed to the worker; nothing is recorded
+ *	  or sent before.
  *
  * Copyright (c) 2026, gwresize developers
  *

@@ -79,6 +79,9 @@ job_setup(GwJob *job, bool insert, const char *requested_by)
 		job->server_name = job->server->name;
 		gw_check_server(job->server, job->call.provider, job->call.userid);
 		job->creds = gw_get_creds(job->server, job->call.userid);
+		/* an altered mapping or server: its credentials are looked at again */
+		if (!job->cred_fetcher)
+			job->cred_planned = false;
 		if (insert)
 		{
 			/*

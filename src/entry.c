@@ -280,7 +280,10 @@ jsonb_datum(const char *json)
 /*
  * dry_run_row
  *		The row a call would write, status 'dry_run', with the exact request
- *		(secrets and signature masked).  Nothing is sent or written.
+ *		(secrets and signature masked).  Nothing is sent or written.  A
+ *		mapping whose calls sign with temporary credentials shows the
+ *		request signed with the placeholder TEMPORARY: only the worker
+ *		obtains them.
  */
 static Datum
 dry_run_row(FunctionCallInfo fcinfo, GwServer *server, GwCreds *creds,
@@ -301,6 +304,16 @@ dry_run_row(FunctionCallInfo fcinfo, GwServer *server, GwCreds *creds,
 	for (i = 0; i < desc->natts; i++)
 		nulls[i] = true;
 
+	if (creds->kind == GW_AUTH_METADATA || creds->role_arn || creds->agency_name)
+	{
+		GwCreds    *placeholder = palloc0(sizeof(GwCreds));
+
+		placeholder->kind = gw_provider(call->provider)->temporary_kind;
+		placeholder->access_key = "TEMPORARY";
+		placeholder->secret = "TEMPORARY";
+		placeholder->security_token = "TEMPORARY";
+		creds = placeholder;
+	}
 	req = gw_provider(call->provider)->build_request(server, creds,
 													 GW_OP_RESIZE, call);
 	initStringInfo(&rj);

@@ -163,6 +163,9 @@ _PG_init(void)
 							   0,
 							   NULL, NULL, NULL);
 
+	/* the providers' own: their metadata services */
+	gw_provider_define_settings();
+
 	/* sizing and the worker exist only when preloaded */
 	if (!process_shared_preload_libraries_in_progress)
 	{

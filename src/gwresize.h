@@ -14,7 +14,9 @@
  *		over request.c (what all share) and sign.c (signature schemes)
  *	 -> http.c (libcurl multi transport) driven by the worker: worker.c (the
  *		loop, the cluster's states), claim.c (taking calls and rows,
- *		committing outcomes), job.c (one call's attempts), sharing job.h
+ *		committing outcomes), job.c (one call's attempts), cred.c (the
+ *		credentials they sign with: obtained, cached, refreshed), sharing
+ *		job.h
  *	 -> audit.c (every write to gw_audit).
  *	 gwresize.c holds _PG_init, the settings and the shared memory.
  *
@@ -34,6 +36,7 @@
 #include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/snapshot.h"
 
@@ -63,8 +66,19 @@ typedef enum GwOp
 {
 	GW_OP_RESIZE = 0,			/* ModifyInstanceSpec / postpaid-resize */
 	GW_OP_DESCRIBE,				/* DescribeInstances / instance query */
-	GW_OP_IAM_TOKEN				/* Huawei IAM token */
+	GW_OP_CREDENTIAL			/* a step that obtains credentials */
 } GwOp;
+
+/* The steps that obtain temporary credentials, in the order they run */
+typedef enum GwCredStep
+{
+	GW_STEP_METADATA_TOKEN = 1, /* the metadata service's session token */
+	GW_STEP_METADATA,			/* the VM's role or agency credentials */
+	GW_STEP_IAM_TOKEN,			/* a token for the mapping's IAM user */
+	GW_STEP_ASSUME				/* STS AssumeRole / IAM assume_role */
+} GwCredStep;
+
+#define GW_MAX_CRED_STEPS	4
 
 /* A foreign server of ours, options resolved and defaults applied. */
 typedef struct GwServer
@@ -77,6 +91,7 @@ typedef struct GwServer
 	bool		rpc_signature;	/* aliyun: hmac-sha1 instead of ACS3 */
 	char	   *project_id;		/* huawei */
 	char	   *iam_endpoint;	/* huawei */
+	char	   *sts_endpoint;	/* aliyun: STS, for role_arn */
 	int			connect_timeout_ms;
 	int			timeout_ms;
 	int			max_retries;
@@ -92,9 +107,14 @@ typedef enum GwAuthKind
 	GW_AUTH_ACS = 1,			/* aliyun access key (+ STS token) */
 	GW_AUTH_TOKEN,				/* huawei ready IAM token */
 	GW_AUTH_AKSK,				/* huawei AK/SK (+ security token) */
-	GW_AUTH_PASSWORD			/* huawei IAM user; token fetched and cached */
+	GW_AUTH_PASSWORD,			/* huawei IAM user; token fetched and cached */
+	GW_AUTH_METADATA			/* the VM's RAM role / agency: no key kept */
 } GwAuthKind;
 
+/*
+ * GwCreds: a user mapping's credentials (its source), or the temporary
+ * ones obtained from it that requests are signed with.
+ */
 typedef struct GwCreds
 {
 	GwAuthKind	kind;
@@ -105,6 +125,15 @@ typedef struct GwCreds
 	char	   *user_name;
 	char	   *password;
 	char	   *domain_name;
+	char	   *ram_role_name;	/* aliyun: the ECS instance's RAM role */
+	bool		ecs_agency;		/* huawei: the ECS instance's agency */
+	char	   *role_arn;		/* aliyun: STS AssumeRole */
+	char	   *role_session_name;
+	char	   *external_id;
+	int			duration_seconds;	/* 0: the default */
+	char	   *agency_domain_name; /* huawei: IAM assume_role */
+	char	   *agency_name;
+	char	   *metadata_token; /* between steps: the metadata session token */
 } GwCreds;
 
 /* What a caller asked for: validated, fixed size, fits in shared memory. */
@@ -139,6 +168,7 @@ typedef struct GwHttpRequest
 	char	   *body;
 	size_t		body_len;
 	char	   *body_shown;		/* body with secrets masked, if it has any */
+	int			timeout_ms;		/* 0: the server's; else the lower of both */
 } GwHttpRequest;
 
 /* An HTTP answer, or a transport failure. */
@@ -184,6 +214,7 @@ extern char *gw_ca_file;
 extern char *gw_database_name;
 extern int	gw_max_pending;
 extern int	gw_max_connections;
+
 
 typedef enum GwSlotState
 {
@@ -269,6 +300,10 @@ extern char *gw_json_get_text(Jsonb *jb, const char *key1,
 extern char *gw_response_for_audit(const GwHttpResponse *resp,
 								   Jsonb *parsed);
 extern void gw_transport_outcome(const GwHttpResponse *resp, GwOutcome *out);
+extern void gw_plain_judge(const GwHttpResponse *resp, GwOutcome *out);
+extern bool gw_cred_value_ok(const char *v, int len);
+extern void gw_cred_malformed(GwOutcome *out, const char *what);
+extern bool gw_check_metadata_url(char **newval, void **extra, GucSource source);
 extern char *gw_params_json(const GwCall *call, const GwServer *server);
 extern bool gw_scrub_outcome(GwOutcome *out, const GwCreds *creds,
 							 const GwCreds *signing);
@@ -317,6 +352,25 @@ typedef struct GwProviderRoutine
 	/* judge an answer to op into out (never throws for what is sent) */
 	void		(*judge) (const GwHttpResponse *resp, GwOp op, GwOutcome *out);
 
+	/*
+	 * Credentials.  cred_plan lists the steps that obtain what calls are
+	 * signed with (none: the mapping's own credentials) and describes the
+	 * source for messages.  cred_request builds step's request, signed
+	 * with have (the mapping's credentials, then what earlier steps gave);
+	 * cred_answer judges its answer into out and, when it is good, into
+	 * have and *expires (the provider's text, or NULL).  The worker caches
+	 * the result until shortly before it expires.
+	 */
+	int			(*cred_plan) (const GwCreds *c, GwCredStep *steps,
+							  StringInfo source);
+	GwHttpRequest *(*cred_request) (GwServer *server, const GwCreds *mapping,
+									GwCredStep step, const GwCreds *have);
+	void		(*cred_answer) (const GwHttpResponse *resp, GwCredStep step,
+								GwOutcome *out, GwCreds *have,
+								char **expires);
+	void		(*define_settings) (void);
+	GwAuthKind	temporary_kind; /* what temporary credentials sign as */
+
 	/* the instance's states, as the instance read gives them */
 	const char *running_status; /* at rest */
 	const char *changing_status;	/* a resize under way */
@@ -342,6 +396,7 @@ extern bool gw_provider_has_option(const GwProviderRoutine *p,
 								   const char *name);
 extern const GwProviderRoutine *gw_option_provider(const char *name);
 extern const char *gw_provider_option_names(void);
+extern void gw_provider_define_settings(void);
 
 extern const GwProviderRoutine gw_aliyun_routine;
 extern const GwProviderRoutine gw_huawei_routine;

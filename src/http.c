@@ -305,6 +305,10 @@ gw_http_start(GwServer *server, GwHttpRequest *req, GwTransferDone done,
 										(long) req->body_len));
 		setopt_checked(curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS,
 										req->body ? req->body : ""));
+		/* PUT (a metadata session token): a POST's framing, another verb */
+		if (strcmp(req->method, "POST") != 0)
+			setopt_checked(curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST,
+											req->method));
 	}
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers));
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -315,10 +319,15 @@ gw_http_start(GwServer *server, GwHttpRequest *req, GwTransferDone done,
 #endif
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L));
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L));
+	/* a request may ask for less time than the server's (metadata services) */
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS,
-									(long) server->connect_timeout_ms));
+									(long) (req->timeout_ms > 0 ?
+											Min(req->timeout_ms, server->connect_timeout_ms) :
+											server->connect_timeout_ms)));
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS,
-									(long) server->timeout_ms));
+									(long) (req->timeout_ms > 0 ?
+											Min(req->timeout_ms, server->timeout_ms) :
+											server->timeout_ms)));
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "gwresize/1.0"));
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_SHARE, share));
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, 1L));

@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
@@ -59,11 +60,68 @@ iam_body(GwServer *server, const GwCreds *creds, bool mask)
 }
 
 /*
+ * authenticate
+ *		Sign req (whose path is path, on host) with AK/SK and a fresh
+ *		X-Sdk-Date, the project (when given) and the security token of
+ *		temporary credentials signed in; or give it the token.
+ */
+static void
+authenticate(GwHttpRequest *req, const GwCreds *creds, const char *host,
+			 const char *path, const char *project_id)
+{
+	if (creds->kind == GW_AUTH_AKSK)
+	{
+		char	   *date = gw_utc_now("%Y%m%dT%H%M%SZ");
+		GwKV		hv[5];
+		int			nh = 0;
+		StringInfoData cr,
+					sh,
+					auth;
+
+		hv[nh].key = "host";
+		hv[nh++].value = host;
+		if (req->body)
+		{
+			hv[nh].key = "content-type";
+			hv[nh++].value = HW_JSON_TYPE;
+		}
+		if (project_id)
+		{
+			hv[nh].key = "x-project-id";
+			hv[nh++].value = project_id;
+		}
+		hv[nh].key = "x-sdk-date";
+		hv[nh++].value = date;
+		if (creds->security_token)
+		{
+			hv[nh].key = "x-security-token";
+			hv[nh++].value = creds->security_token;
+		}
+		initStringInfo(&cr);
+		initStringInfo(&sh);
+		initStringInfo(&auth);
+		gw_sdk_canonical_request(&cr, &sh, req->method, path, NULL, 0,
+								 hv, nh, req->body, req->body_len);
+		gw_sdk_authorization(&auth, creds->access_key, creds->secret, date,
+							 cr.data, sh.data);
+		if (project_id)
+			gw_add_header(req, "X-Project-Id", project_id, false);
+		gw_add_header(req, "X-Sdk-Date", date, false);
+		if (creds->security_token)
+			gw_add_header(req, "X-Security-Token", creds->security_token, true);
+		gw_add_header(req, "Authorization", auth.data, true);
+		explicit_bzero(auth.data, auth.len);
+	}
+	else
+		gw_add_header(req, "X-Auth-Token",
+					  creds->auth_token ? creds->auth_token : "", true);
+}
+
+/*
  * huawei_build_request
- *		A ready request for op: the IAM token request with the mapping's
- *		password credentials, else a gateway request with AK/SK (signed
- *		with a fresh X-Sdk-Date each time) or a token (the mapping's, or
- *		the one IAM gave for its password).
+ *		A gateway request for op, signed with AK/SK (the mapping's or
+ *		temporary ones) or with a token (the mapping's, or the one IAM gave
+ *		for its password).
  */
 static GwHttpRequest *
 huawei_build_request(GwServer *server, const GwCreds *creds, GwOp op,
@@ -77,21 +135,6 @@ huawei_build_request(GwServer *server, const GwCreds *creds, GwOp op,
 	initStringInfo(&url);
 	initStringInfo(&host);
 	initStringInfo(&path);
-
-	if (op == GW_OP_IAM_TOKEN)
-	{
-		req->method = "POST";
-		appendStringInfo(&url, "%s/v3/auth/tokens", server->iam_endpoint);
-		req->url = url.data;
-		req->url_shown = url.data;
-		req->body = iam_body(server, creds, false);
-		req->body_len = strlen(req->body);
-		req->body_shown = iam_body(server, creds, true);
-		gw_url_host(server->iam_endpoint, &host, &path);
-		gw_add_header(req, "Host", host.data, false);
-		gw_add_header(req, "Content-Type", "application/json;charset=utf8", false);
-		return req;
-	}
 
 	gw_url_host(server->endpoint, &host, &path);
 	appendStringInfo(&path, "/v2/%s/apigw/instances/%s", server->project_id,
@@ -124,48 +167,7 @@ huawei_build_request(GwServer *server, const GwCreds *creds, GwOp op,
 		gw_add_header(req, "Content-Type", HW_JSON_TYPE, false);
 	gw_add_header(req, "Accept", "application/json", false);
 
-	if (creds->kind == GW_AUTH_AKSK)
-	{
-		char	   *date = gw_utc_now("%Y%m%dT%H%M%SZ");
-		GwKV		hv[5];
-		int			nh = 0;
-		StringInfoData cr,
-					sh,
-					auth;
-
-		hv[nh].key = "host";
-		hv[nh++].value = host.data;
-		if (req->body)
-		{
-			hv[nh].key = "content-type";
-			hv[nh++].value = HW_JSON_TYPE;
-		}
-		hv[nh].key = "x-project-id";
-		hv[nh++].value = server->project_id;
-		hv[nh].key = "x-sdk-date";
-		hv[nh++].value = date;
-		if (creds->security_token)
-		{
-			hv[nh].key = "x-security-token";
-			hv[nh++].value = creds->security_token;
-		}
-		initStringInfo(&cr);
-		initStringInfo(&sh);
-		initStringInfo(&auth);
-		gw_sdk_canonical_request(&cr, &sh, req->method, path.data, NULL, 0,
-								 hv, nh, req->body, req->body_len);
-		gw_sdk_authorization(&auth, creds->access_key, creds->secret, date,
-							 cr.data, sh.data);
-		gw_add_header(req, "X-Project-Id", server->project_id, false);
-		gw_add_header(req, "X-Sdk-Date", date, false);
-		if (creds->security_token)
-			gw_add_header(req, "X-Security-Token", creds->security_token, true);
-		gw_add_header(req, "Authorization", auth.data, true);
-		explicit_bzero(auth.data, auth.len);
-	}
-	else
-		gw_add_header(req, "X-Auth-Token",
-					  creds->auth_token ? creds->auth_token : "", true);
+	authenticate(req, creds, host.data, path.data, server->project_id);
 	return req;
 }
 
@@ -174,8 +176,10 @@ huawei_build_request(GwServer *server, const GwCreds *creds, GwOp op,
  *		Judge an answer.  A 2xx with the documented body is acceptance (with
  *		X-Subject-Token for the IAM request); 429, 5xx, transport errors and
  *		2xx answers without the documented body are retryable;
- *		401 "the token must be updated" asks for one token refresh; every
- *		other error is final (bad signatures lock an access key after five).
+ *		401 "the token must be updated" or "incorrect IAM authentication
+ *		information" asks for one refresh of credentials that can be
+ *		refreshed; every other error is final (bad signatures lock an
+ *		access key after five).
  */
 static void
 huawei_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
@@ -194,22 +198,17 @@ huawei_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 	}
 
 	jb = gw_json_parse(resp->body.data, resp->body.len);
-	/* the IAM answer is not stored: it names the user and the project */
-	out->response_json = op == GW_OP_IAM_TOKEN ? NULL :
+	/* credential answers are not stored: they hold credentials */
+	out->response_json = op == GW_OP_CREDENTIAL ? NULL :
 		gw_response_for_audit(resp, jb);
 
 	if (resp->http_status >= 200 && resp->http_status < 300)
 	{
-		if (op == GW_OP_IAM_TOKEN)
+		if (op == GW_OP_CREDENTIAL)
 		{
-			if (resp->subject_token == NULL)
-			{
-				out->verdict = GW_VERDICT_FAIL;
-				out->error_code = pstrdup("NoToken");
-				out->error_message = pstrdup("IAM answered without X-Subject-Token");
-				return;
-			}
-			out->job_id = gw_json_get_text(jb, "token", "expires_at");
+			/* cred_answer reads it */
+			out->verdict = GW_VERDICT_OK;
+			return;
 		}
 		else if (op == GW_OP_RESIZE)
 			out->job_id = gw_json_get_text(jb, "job_id", NULL);
@@ -265,8 +264,9 @@ huawei_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 		out->verdict = GW_VERDICT_RETRY;
 	else if (resp->http_status == 401 &&
 			 (strcmp(out->error_code, "APIGW.0307") == 0 ||
-			  strcmp(out->error_code, "APIG.0307") == 0))
-		out->verdict = GW_VERDICT_REFRESH_TOKEN;
+			  strcmp(out->error_code, "APIG.0307") == 0 ||
+			  strcmp(out->error_code, "APIGW.0301") == 0))
+		out->verdict = GW_VERDICT_REFRESH_TOKEN;	/* if it can be */
 	else
 		out->verdict = GW_VERDICT_FAIL;
 }
@@ -348,11 +348,218 @@ huawei_server_defaults(GwServer *s)
 	gw_trim_url(s->iam_endpoint);
 }
 
+/* a token, AK/SK, an IAM user or the ECS agency; any may assume an agency */
 static bool
 huawei_accepts_creds(const GwCreds *c)
 {
-	return c->kind == GW_AUTH_TOKEN || c->kind == GW_AUTH_AKSK ||
-		c->kind == GW_AUTH_PASSWORD;
+	return (c->kind == GW_AUTH_TOKEN || c->kind == GW_AUTH_AKSK ||
+			c->kind == GW_AUTH_PASSWORD ||
+			(c->kind == GW_AUTH_METADATA && c->ecs_agency)) &&
+		c->role_arn == NULL;
+}
+
+/* ---- credential sources ---- */
+
+#define METADATA_TIMEOUT_MS 5000
+
+static char *metadata_url = NULL;	/* gwresize.huawei_metadata_url */
+
+static void
+huawei_define_settings(void)
+{
+	DefineCustomStringVariable("gwresize.huawei_metadata_url",
+							   "Base URL of the Huawei Cloud ECS metadata service.",
+							   "Where user mappings with ecs_agency get their temporary credentials.",
+							   &metadata_url,
+							   "http://169.254.169.254",
+							   PGC_SUSET, 0,
+							   gw_check_metadata_url, NULL, NULL);
+}
+
+/*
+ * huawei_cred_plan
+ *		An IAM user: its token (kept for the calls themselves).  The ECS
+ *		agency: a metadata session token, as the SDKs ask for one (a service
+ *		without them answers 404 or 405, and is then read without), then
+ *		the agency's temporary AK/SK.  An agency to assume: then IAM
+ *		assume_role, authenticated with what came before or with the
+ *		mapping's token or AK/SK.
+ */
+static int
+huawei_cred_plan(const GwCreds *c, GwCredStep *steps, StringInfo source)
+{
+	int			n = 0;
+
+	if (c->kind == GW_AUTH_PASSWORD)
+	{
+		steps[n++] = GW_STEP_IAM_TOKEN;
+		appendStringInfo(source, "the IAM token of user \"%s\"", c->user_name);
+	}
+	else if (c->kind == GW_AUTH_METADATA)
+	{
+		steps[n++] = GW_STEP_METADATA_TOKEN;
+		steps[n++] = GW_STEP_METADATA;
+		appendStringInfo(source, "the ECS agency (metadata service %s)", metadata_url);
+	}
+	if (c->agency_name)
+	{
+		if (n == 0)
+			appendStringInfo(source, "the mapping's %s",
+							 c->kind == GW_AUTH_AKSK ? "AK/SK" : "token");
+		steps[n++] = GW_STEP_ASSUME;
+		appendStringInfo(source, ", then IAM assume_role of agency \"%s\" of \"%s\"",
+						 c->agency_name, c->agency_domain_name);
+	}
+	return n;
+}
+
+/* the IAM assume_role body */
+static char *
+assume_body(const GwCreds *c)
+{
+	StringInfoData b;
+
+	initStringInfo(&b);
+	appendStringInfoString(&b, "{\"auth\":{\"identity\":{\"methods\":[\"assume_role\"],"
+						   "\"assume_role\":{\"domain_name\":");
+	escape_json(&b, c->agency_domain_name);
+	appendStringInfoString(&b, ",\"agency_name\":");
+	escape_json(&b, c->agency_name);
+	if (c->duration_seconds > 0)
+		appendStringInfo(&b, ",\"duration_seconds\":%d", c->duration_seconds);
+	appendStringInfoString(&b, "}}}}");
+	return b.data;
+}
+
+static GwHttpRequest *
+huawei_cred_request(GwServer *server, const GwCreds *mapping, GwCredStep step,
+					const GwCreds *have)
+{
+	GwHttpRequest *req = palloc0(sizeof(GwHttpRequest));
+	StringInfoData url,
+				host,
+				path;
+
+	initStringInfo(&url);
+	initStringInfo(&host);
+	initStringInfo(&path);
+	req->method = "POST";
+	switch (step)
+	{
+		case GW_STEP_IAM_TOKEN:
+			appendStringInfo(&url, "%s/v3/auth/tokens", server->iam_endpoint);
+			req->body = iam_body(server, mapping, false);
+			req->body_shown = iam_body(server, mapping, true);
+			gw_url_host(server->iam_endpoint, &host, &path);
+			gw_add_header(req, "Host", host.data, false);
+			gw_add_header(req, "Content-Type", "application/json;charset=utf8", false);
+			break;
+		case GW_STEP_METADATA_TOKEN:
+			req->method = "PUT";
+			appendStringInfo(&url, "%s/meta-data/latest/api/token", metadata_url);
+			gw_url_host(metadata_url, &host, &path);
+			gw_add_header(req, "Host", host.data, false);
+			gw_add_header(req, "X-Metadata-Token-Ttl-Seconds", "300", false);
+			req->timeout_ms = METADATA_TIMEOUT_MS;
+			break;
+		case GW_STEP_METADATA:
+			req->method = "GET";
+			appendStringInfo(&url, "%s/openstack/latest/securitykey", metadata_url);
+			gw_url_host(metadata_url, &host, &path);
+			gw_add_header(req, "Host", host.data, false);
+			if (have->metadata_token)
+				gw_add_header(req, "X-Metadata-Token", have->metadata_token, true);
+			req->timeout_ms = METADATA_TIMEOUT_MS;
+			break;
+		case GW_STEP_ASSUME:
+			appendStringInfo(&url, "%s/v3.0/OS-CREDENTIAL/securitytokens",
+							 server->iam_endpoint);
+			gw_url_host(server->iam_endpoint, &host, &path);
+			appendStringInfoString(&path, "/v3.0/OS-CREDENTIAL/securitytokens");
+			req->body = assume_body(mapping);
+			gw_add_header(req, "Host", host.data, false);
+			gw_add_header(req, "Content-Type", HW_JSON_TYPE, false);
+			gw_add_header(req, "Accept", "application/json", false);
+			req->body_len = strlen(req->body);
+			authenticate(req, have, host.data, path.data, NULL);
+			break;
+		default:
+			elog(ERROR, "huawei has no credential step %d", (int) step);
+	}
+	if (req->body)
+		req->body_len = strlen(req->body);
+	req->url = url.data;
+	req->url_shown = url.data;
+	return req;
+}
+
+/*
+ * huawei_cred_answer
+ *		The IAM token is X-Subject-Token, expiring at token.expires_at; the
+ *		agency's credentials (metadata or assume_role) are credential.access,
+ *		.secret, .securitytoken and .expires_at.
+ */
+static void
+huawei_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
+				   GwCreds *have, char **expires)
+{
+	Jsonb	   *jb;
+
+	if (step == GW_STEP_METADATA || step == GW_STEP_METADATA_TOKEN)
+		gw_plain_judge(resp, out);
+	else
+		huawei_judge(resp, GW_OP_CREDENTIAL, out);
+	out->response_json = NULL;
+	if (step == GW_STEP_METADATA_TOKEN)
+	{
+		/* a metadata service without session tokens: read without one */
+		if (resp->curl_code == 0 &&
+			(resp->http_status == 404 || resp->http_status == 405))
+		{
+			memset(out, 0, sizeof(GwOutcome));
+			out->verdict = GW_VERDICT_OK;
+			have->metadata_token = NULL;
+			return;
+		}
+		if (out->verdict != GW_VERDICT_OK)
+			return;
+		if (!gw_cred_value_ok(resp->body.data, resp->body.len))
+			gw_cred_malformed(out, "a metadata session token");
+		else
+			have->metadata_token = pstrdup(resp->body.data);
+		return;
+	}
+	if (out->verdict != GW_VERDICT_OK)
+		return;
+
+	jb = gw_json_parse(resp->body.data, resp->body.len);
+	if (step == GW_STEP_IAM_TOKEN)
+	{
+		if (resp->subject_token == NULL)
+		{
+			out->verdict = GW_VERDICT_FAIL;
+			out->error_code = pstrdup("NoToken");
+			out->error_message = pstrdup("IAM answered without X-Subject-Token");
+			return;
+		}
+		memset(have, 0, sizeof(GwCreds));
+		have->kind = GW_AUTH_TOKEN;
+		have->auth_token = pstrdup(resp->subject_token);
+		*expires = gw_json_get_text(jb, "token", "expires_at");
+		if (!gw_cred_value_ok(have->auth_token, -1))
+			gw_cred_malformed(out, "X-Subject-Token");
+		return;
+	}
+	memset(have, 0, sizeof(GwCreds));
+	have->kind = GW_AUTH_AKSK;
+	have->access_key = gw_json_get_text(jb, "credential", "access");
+	have->secret = gw_json_get_text(jb, "credential", "secret");
+	have->security_token = gw_json_get_text(jb, "credential", "securitytoken");
+	*expires = gw_json_get_text(jb, "credential", "expires_at");
+	if (!gw_cred_value_ok(have->access_key, -1) ||
+		!gw_cred_value_ok(have->secret, -1) ||
+		!gw_cred_value_ok(have->security_token, -1) || *expires == NULL)
+		gw_cred_malformed(out, "credential.access, .secret, .securitytoken and .expires_at");
 }
 
 /* ---- instance states ---- */
@@ -389,7 +596,12 @@ const GwProviderRoutine gw_huawei_routine = {
 	.required_option = "project_id",
 	.server_defaults = huawei_server_defaults,
 	.accepts_creds = huawei_accepts_creds,
-	.creds_hint = "A huawei mapping takes auth_token, or access_key and secret_key, or user_name, password and domain_name.",
+	.creds_hint = "A huawei mapping takes auth_token, or access_key and secret_key, or user_name, password and domain_name, or ecs_agency; any may add agency_domain_name and agency_name.",
+	.cred_plan = huawei_cred_plan,
+	.cred_request = huawei_cred_request,
+	.cred_answer = huawei_cred_answer,
+	.define_settings = huawei_define_settings,
+	.temporary_kind = GW_AUTH_AKSK,
 	.build_request = huawei_build_request,
 	.judge = huawei_judge,
 	.running_status = "Running",

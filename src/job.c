@@ -5,7 +5,8 @@
  *	  through the provider's file and http.c, each counted in its row
  *	  before it leaves), the judgement of every answer under error
  *	  recovery, retries with backoff, the read before a change, tracking
- *	  polls, the Huawei IAM token cache and the per-server rate limits.
+ *	  polls and the per-server rate limits.  What each request is signed
+ *	  with comes from cred.c.
  *
  * Copyright (c) 2026, gwresize developers
  *
@@ -48,88 +49,7 @@
 #include "job.h"
 
 
-static GwTokenEntry *tokens = NULL;
 static GwRate *rates = NULL;
-
-/* ---- Huawei IAM token cache ---- */
-
-static GwTokenEntry *
-token_entry(Oid serverid, Oid userid)
-{
-	GwTokenEntry *e;
-
-	for (e = tokens; e; e = e->next)
-		if (e->serverid == serverid && e->userid == userid)
-			return e;
-	e = MemoryContextAllocZero(TopMemoryContext, sizeof(GwTokenEntry));
-	e->serverid = serverid;
-	e->userid = userid;
-	e->next = tokens;
-	tokens = e;
-	return e;
-}
-
-static void
-token_forget(GwTokenEntry *e)
-{
-	if (e->token)
-	{
-		explicit_bzero(e->token, strlen(e->token));
-		pfree(e->token);
-	}
-	e->token = NULL;
-}
-
-/*
- * gw_clamp_refresh
- *		When to refresh a credential that expires at expires (0 or not
- *		finite: unknown): five minutes before, but never sooner than 30 s
- *		from now (a credential that claims to be expired is used once, not
- *		fetched again for every call) and never later than 24 hours.  No
- *		arithmetic here can overflow, whatever a provider claims.
- */
-static TimestampTz
-gw_clamp_refresh(TimestampTz expires, TimestampTz now)
-{
-	TimestampTz lo = now + 30 * USECS_PER_SEC;
-	TimestampTz hi = now + 24 * 3600 * USECS_PER_SEC;
-
-	if (expires == 0 || TIMESTAMP_NOT_FINITE(expires))
-		return now + 3600 * USECS_PER_SEC;	/* unknown: an hour */
-	if (expires <= lo + 300 * USECS_PER_SEC)
-		return lo;
-	if (expires >= hi + 300 * USECS_PER_SEC)
-		return hi;
-	return expires - 300 * USECS_PER_SEC;
-}
-
-/* expires_at "2026-11-23T05:20:49.123000Z"; refresh 5 minutes before it */
-static TimestampTz
-token_refresh_at(const char *expires_at)
-{
-	TimestampTz t = 0;
-
-	if (expires_at)
-	{
-		MemoryContext old = CurrentMemoryContext;
-
-		PG_TRY();
-		{
-			t = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-														CStringGetDatum(expires_at),
-														ObjectIdGetDatum(InvalidOid),
-														Int32GetDatum(-1)));
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(old);
-			FlushErrorState();
-			t = 0;
-		}
-		PG_END_TRY();
-	}
-	return gw_clamp_refresh(t, GetCurrentTimestamp());
-}
 
 /* ---- rate limits ---- */
 
@@ -296,21 +216,14 @@ judge_read(GwJob *job)
  *		An IAM token or instance query finished; decide the job's next step.
  */
 static void
-judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
+judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp)
 {
 	char	   *request_json = job->out.request_json;
 
-	if (job->out.verdict == GW_VERDICT_OK && op == GW_OP_IAM_TOKEN)
+	if (job->out.verdict == GW_VERDICT_OK && op == GW_OP_CREDENTIAL)
 	{
-		te->fetching = false;
-		token_forget(te);
-		te->token = MemoryContextStrdup(TopMemoryContext, resp->subject_token);
-		te->expires_at = token_refresh_at(job->out.job_id);
-		explicit_bzero(resp->subject_token, strlen(resp->subject_token));
-		memset(&job->out, 0, sizeof(GwOutcome));
 		job->out.request_json = request_json;
-		job->op = job->op_after_token;
-		job->next_at = GetCurrentTimestamp();
+		gw_cred_step_done(job);
 		return;
 	}
 	if (job->out.verdict == GW_VERDICT_OK && job->reading)
@@ -345,8 +258,6 @@ judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
 		}
 		return;
 	}
-	if (op == GW_OP_IAM_TOKEN)
-		te->fetching = false;
 	if (job->out.verdict == GW_VERDICT_RETRY && !hint_too_long(job) &&
 		job->aux_attempts <= job->server->max_retries)
 	{
@@ -356,14 +267,8 @@ judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
 	/* the resize was never (re)sent: say why */
 	job->out.job_id = NULL;
 	job->out.request_json = request_json;
-	if (op == GW_OP_IAM_TOKEN)
-	{
-		job->out.error_code = psprintf("IAM.%s", job->out.error_code ?
-									   job->out.error_code : "error");
-		job->out.error_message = psprintf("IAM token request failed: %s",
-										  job->out.error_message ?
-										  job->out.error_message : "no answer");
-	}
+	if (op == GW_OP_CREDENTIAL)
+		gw_cred_failed(job);
 	else if (job->reading)
 		job->out.error_message = psprintf("could not read the instance before the change (the server option read_before_resize 'false' skips the read): %s",
 										  job->out.error_message ?
@@ -480,7 +385,10 @@ judge_answer(GwJob *job, GwHttpResponse *resp, GwOp op)
 	PG_TRY();
 	{
 		gw_clean_body(&resp->body);
-		gw_provider(job->call.provider)->judge(resp, op, &job->out);
+		if (op == GW_OP_CREDENTIAL)
+			gw_cred_judge(job, resp);
+		else
+			gw_provider(job->call.provider)->judge(resp, op, &job->out);
 	}
 	PG_CATCH();
 	{
@@ -506,7 +414,7 @@ judge_answer(GwJob *job, GwHttpResponse *resp, GwOp op)
  *		Decide what follows an answer to the job's request.
  */
 static void
-next_step(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
+next_step(GwJob *job, GwOp op, GwHttpResponse *resp)
 {
 	if (job->tracking && op == GW_OP_DESCRIBE)
 	{
@@ -515,7 +423,7 @@ next_step(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
 	}
 	if (op != GW_OP_RESIZE)
 	{
-		judge_aux(job, op, resp, te);
+		judge_aux(job, op, resp);
 		return;
 	}
 
@@ -525,15 +433,8 @@ next_step(GwJob *job, GwOp op, GwHttpResponse *resp, GwTokenEntry *te)
 			gw_job_finish(job, "accepted");
 			break;
 		case GW_VERDICT_REFRESH_TOKEN:
-			if (te != NULL && !job->token_refreshed)
-			{
-				job->token_refreshed = true;
-				token_forget(te);
-				job->op_after_token = GW_OP_RESIZE;
-				job->op = GW_OP_IAM_TOKEN;
-				job->next_at = GetCurrentTimestamp();
-			}
-			else
+			/* obtained credentials: a new set, once; else final */
+			if (!gw_cred_refresh(job))
 				gw_job_finish(job, "failed");
 			break;
 		case GW_VERDICT_RETRY:
@@ -593,24 +494,16 @@ transfer_done(GwTransfer *t, void *arg)
 	job->xfer = NULL;
 	PG_TRY();
 	{
-		GwTokenEntry *te = NULL;
-		GwCreds		signing;
 		bool		masked;
 
 		judge_answer(job, resp, op);
 		job->out.request_json = request_json;
 		gw_http_release(t);
 
-		memset(&signing, 0, sizeof(signing));
-		if (job->creds->kind == GW_AUTH_PASSWORD)
-		{
-			te = token_entry(job->server->serverid, job->call.userid);
-			signing.auth_token = te->token;
-		}
 		/* nothing kept of an answer may quote a secret back */
-		masked = gw_scrub_outcome(&job->out, job->creds, &signing);
+		masked = gw_cred_scrub(job, &job->out);
 		gw_bound_outcome(&job->out, masked);
-		next_step(job, op, resp, te);
+		next_step(job, op, resp);
 	}
 	PG_CATCH();
 	{
@@ -626,7 +519,7 @@ transfer_done(GwTransfer *t, void *arg)
 		job->out.error_message = gw_clean_text(edata->message, -1, GW_MESSAGE_MAX);
 		FreeErrorData(edata);
 		/* whatever failed, its message is kept: mask secrets there too */
-		(void) gw_scrub_outcome(&job->out, job->creds, NULL);
+		(void) gw_cred_scrub(job, &job->out);
 		if (job->tracking)
 			job->track_status = NULL;	/* poll again later */
 		gw_job_finish(job, job->tracking ? "tracked" :
@@ -645,41 +538,22 @@ static void
 start_attempt(GwJob *job)
 {
 	MemoryContext old = MemoryContextSwitchTo(job->cxt);
-	GwCreds		signing = *job->creds;
+	GwCreds    *signing = job->creds;
 	GwHttpRequest *req;
 	int64		wait_us;
 
-	if (job->creds->kind == GW_AUTH_PASSWORD && job->op != GW_OP_IAM_TOKEN)
+	/* what it is signed with: obtained first, when it must be */
+	if (job->op != GW_OP_CREDENTIAL && !gw_cred_prepare(job, &signing))
 	{
-		GwTokenEntry *te = token_entry(job->server->serverid, job->call.userid);
-
-		if (te->token && GetCurrentTimestamp() < te->expires_at)
-		{
-			/* signed with the token IAM gave for the password */
-			memset(&signing, 0, sizeof(signing));
-			signing.kind = GW_AUTH_TOKEN;
-			signing.auth_token = te->token;
-		}
-		else if (te->fetching)
-		{
-			/* another job is fetching it: look again shortly */
-			job->next_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 20);
-			MemoryContextSwitchTo(old);
-			return;
-		}
-		else
-		{
-			te->fetching = true;
-			job->op_after_token = job->op;
-			job->op = GW_OP_IAM_TOKEN;
-		}
+		MemoryContextSwitchTo(old);
+		return;
 	}
 
 	/*
-	 * The rate limit counts what reaches the gateway, not IAM; a slot once
-	 * taken is kept until the request leaves.
+	 * The rate limit counts what reaches the gateway, not the credential
+	 * sources; a slot once taken is kept until the request leaves.
 	 */
-	if (job->op != GW_OP_IAM_TOKEN && !job->rate_slot)
+	if (job->op != GW_OP_CREDENTIAL && !job->rate_slot)
 	{
 		if ((wait_us = rate_wait_us(job->server)) > 0)
 		{
@@ -705,10 +579,12 @@ start_attempt(GwJob *job)
 		return;
 	}
 
-	req = gw_provider(job->call.provider)->build_request(job->server,
-														 job->op == GW_OP_IAM_TOKEN ?
-														 job->creds : &signing,
-														 job->op, &job->call);
+	if (job->op == GW_OP_CREDENTIAL)
+		req = gw_cred_request(job);
+	else
+		req = gw_provider(job->call.provider)->build_request(job->server,
+															 signing, job->op,
+															 &job->call);
 	if (job->op == GW_OP_RESIZE)
 	{
 		StringInfoData rj;
@@ -722,7 +598,7 @@ start_attempt(GwJob *job)
 	else
 		job->aux_attempts++;
 	job->xfer = gw_http_start(job->server, req, transfer_done, job);
-	if (job->op != GW_OP_IAM_TOKEN)
+	if (job->op != GW_OP_CREDENTIAL)
 		job->rate_slot = false;
 	MemoryContextSwitchTo(old);
 }
@@ -732,6 +608,7 @@ gw_job_free(GwJob *job)
 {
 	if (job->xfer)
 		gw_http_release(job->xfer);
+	gw_cred_release(job);
 	dlist_delete(&job->node);
 	gw_njobs--;
 	if (job->tracking)

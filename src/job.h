@@ -3,8 +3,8 @@
  * job.h
  *	  The worker's calls in hand (GwJob) and the state its files share:
  *	  worker.c (the loop, what it may do), job.c (one call's attempts:
- *	  signing, sending, judging the answers, retries, the credential cache
- *	  and the rate limits) and claim.c (taking calls and rows, committing
+ *	  signing, sending, judging the answers, retries and the rate limits),
+ *	  cred.c (the credentials calls sign with) and claim.c (taking calls and rows, committing
  *	  their outcomes).  Only the worker includes it.
  *
  * Copyright (c) 2026, gwresize developers
@@ -35,7 +35,19 @@ typedef struct GwJob
 	GwServer   *server;
 	GwCreds    *creds;
 	GwOp		op;				/* what the next attempt sends */
-	GwOp		op_after_token; /* what to send once an IAM token came */
+	GwOp		op_after_creds; /* what to send once credentials came */
+	/* credentials obtained by steps (cred.c) */
+	bool		cred_planned;	/* steps and source known */
+	int			nsteps;			/* 0: signs with the mapping's own */
+	GwCredStep	steps[GW_MAX_CRED_STEPS];
+	char	   *cred_source;	/* the source, for messages */
+	uint32		cred_fingerprint;
+	bool		cred_fetcher;	/* this job is running the steps */
+	int			step;			/* ... this one */
+	GwCreds    *have;			/* ... with what the earlier ones gave */
+	char	   *cred_expires;	/* ... and when that expires */
+	uint64		cred_generation;	/* the set its last request signed with */
+	bool		cred_refreshed; /* refreshed once after a rejection */
 	bool		reconciling;	/* an interrupted call being resolved */
 	bool		reading;		/* the instance is read before the change */
 	char	   *from_spec;		/* what that read saw: the spec, */
@@ -53,8 +65,7 @@ typedef struct GwJob
 	bool		vanished;		/* the row was cancelled (gw_cancel) */
 	bool		rate_slot;		/* its rate-limit slot is taken */
 	int			run_attempts;	/* ... in this run of the worker */
-	int			aux_attempts;	/* IAM and instance queries made */
-	bool		token_refreshed;
+	int			aux_attempts;	/* credential steps and instance queries made */
 	TimestampTz next_at;
 	bool		retry_noted;	/* next_at must be written to gw_audit */
 	GwTransfer *xfer;			/* non-NULL while in flight */
@@ -72,16 +83,27 @@ typedef struct GwRate
 	struct GwRate *next_rate;
 } GwRate;
 
-/* Huawei IAM tokens, per server and user, kept until shortly before expiry */
-typedef struct GwTokenEntry
+/*
+ * The credentials the calls of one server and role sign with, when steps
+ * obtain them (an IAM user's token, temporary credentials): kept in the
+ * worker's memory only, until shortly before they expire.
+ */
+typedef struct GwCredEntry
 {
 	Oid			serverid;
 	Oid			userid;
-	char	   *token;			/* in TopMemoryContext */
-	TimestampTz expires_at;
-	bool		fetching;
-	struct GwTokenEntry *next;
-} GwTokenEntry;
+	uint32		fingerprint;	/* of the options they come from */
+	GwCreds    *creds;			/* in TopMemoryContext; NULL: none */
+	TimestampTz refresh_at;		/* a new set is obtained from then on */
+	TimestampTz expires_at;		/* and this one not used from then on */
+	uint64		generation;		/* counts the sets */
+	int			fetches;		/* sets obtained (for the debug log) */
+	bool		fetching;		/* a job is obtaining a set */
+	TimestampTz failed_at;		/* the last attempt failed then, so: */
+	char	   *failed_code;
+	char	   *failed_message;
+	struct GwCredEntry *next;
+} GwCredEntry;
 
 #define MAX_JOBS		256		/* calls in the worker's hands at once */
 #define RECONCILE_MS	10000	/* how often unknown rows are looked at */
@@ -112,6 +134,16 @@ extern void gw_job_free(GwJob *job);
 extern void gw_job_finish(GwJob *job, const char *status);
 extern int	gw_poll_delay_ms(GwServer *server);
 extern long gw_start_due(void);
+
+/* in cred.c */
+extern bool gw_cred_prepare(GwJob *job, GwCreds **signing);
+extern GwHttpRequest *gw_cred_request(GwJob *job);
+extern void gw_cred_judge(GwJob *job, const GwHttpResponse *resp);
+extern void gw_cred_step_done(GwJob *job);
+extern void gw_cred_failed(GwJob *job);
+extern bool gw_cred_refresh(GwJob *job);
+extern void gw_cred_release(GwJob *job);
+extern bool gw_cred_scrub(GwJob *job, GwOutcome *out);
 
 /* in claim.c */
 extern void gw_claim_calls(void);

@@ -73,6 +73,14 @@ static const GwOption gw_options[] = {
 	{"user_name", UserMappingRelationId, OPT_TEXT, 0, 0, false},
 	{"password", UserMappingRelationId, OPT_TEXT, 0, 0, true},
 	{"domain_name", UserMappingRelationId, OPT_TEXT, 0, 0, false},
+	{"ram_role_name", UserMappingRelationId, OPT_TEXT, 0, 0, false},
+	{"role_arn", UserMappingRelationId, OPT_TEXT, 0, 0, false},
+	{"role_session_name", UserMappingRelationId, OPT_TEXT, 0, 0, false},
+	{"external_id", UserMappingRelationId, OPT_TEXT, 0, 0, true},
+	{"duration_seconds", UserMappingRelationId, OPT_INT, 900, 86400, false},
+	{"ecs_agency", UserMappingRelationId, OPT_TEXT, 0, 0, false},
+	{"agency_domain_name", UserMappingRelationId, OPT_TEXT, 0, 0, false},
+	{"agency_name", UserMappingRelationId, OPT_TEXT, 0, 0, false},
 	{NULL}
 };
 
@@ -180,29 +188,137 @@ list_names(Oid context)
 	return buf.data;
 }
 
+/* 1 to max characters, each a letter, a digit or one of extra */
+static bool
+name_ok(const char *v, int min, int max, const char *extra)
+{
+	int			n = 0;
+
+	for (; *v; v++, n++)
+		if (!(isalnum((unsigned char) *v) || strchr(extra, *v)) ||
+			(unsigned char) *v >= 0x80)
+			return false;
+	return n >= min && n <= max;
+}
+
+/*
+ * check_source_option
+ *		The values of the options that name a credential source: they go
+ *		into URLs, request parameters and bodies.
+ */
+static void
+check_source_option(const char *name, const char *v)
+{
+	bool		ok = true;
+	const char *detail = NULL;
+
+	if (strcmp(name, "ram_role_name") == 0 || strcmp(name, "agency_name") == 0)
+	{
+		ok = name_ok(v, 1, 64, "._-");
+		detail = "A role or agency name is 1 to 64 letters, digits, '.', '_' or '-'.";
+	}
+	else if (strcmp(name, "role_arn") == 0)
+	{
+		ok = strncmp(v, "acs:ram::", 9) == 0 && name_ok(v + 9, 1, 247, ":/._-@");
+		detail = "A role ARN looks like acs:ram::<account id>:role/<role name>.";
+	}
+	else if (strcmp(name, "role_session_name") == 0)
+	{
+		ok = name_ok(v, 2, 64, "._@-");
+		detail = "A session name is 2 to 64 letters, digits, '.', '_', '@' or '-'.";
+	}
+	else if (strcmp(name, "external_id") == 0)
+	{
+		ok = name_ok(v, 2, 1224, "=,.@:/_+-");
+		detail = "An external id is 2 to 1224 letters, digits or =,.@:/_+- characters.";
+	}
+	else if (strcmp(name, "agency_domain_name") == 0)
+	{
+		ok = name_ok(v, 1, 64, "._-");
+		detail = "An account (domain) name is 1 to 64 letters, digits, '.', '_' or '-'.";
+	}
+	else if (strcmp(name, "ecs_agency") == 0)
+	{
+		bool		b;
+
+		ok = parse_bool(v, &b) && b;
+		detail = "ecs_agency takes only 'true'.";
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid value for option \"%s\"", name),
+				 errdetail("%s", detail)));
+}
+
+/*
+ * GwMappingOpts: which user-mapping options are present.
+ */
+typedef struct GwMappingOpts
+{
+	bool		akid,
+				aksecret,
+				sts,
+				token,
+				ak,
+				sk,
+				user,
+				pw,
+				dom,
+				ram_role,
+				ecs_agency,
+				role_arn,
+				role_extra,		/* role_session_name, external_id */
+				duration,
+				agency_dom,
+				agency;
+} GwMappingOpts;
+
 /*
  * creds_kind
- *		Which way to authenticate a set of user-mapping options names, or
- *		0 when the set mixes or lacks options.
+ *		Which one source of credentials a user mapping's options name, or 0
+ *		when they mix sources or lack options; *why says what is wrong.
+ *		Exactly one base: an access key (aliyun), a token, AK/SK, an IAM
+ *		user (huawei), the ECS RAM role (aliyun) or the ECS agency (huawei).
+ *		On top, a role to assume (aliyun role_arn, from an access key or
+ *		the RAM role) or an agency to assume (huawei, from any other base).
  */
 static GwAuthKind
-creds_kind(bool has_akid, bool has_aksecret, bool has_sts, bool has_token,
-		   bool has_ak, bool has_sk, bool has_user, bool has_pw, bool has_dom)
+creds_kind(const GwMappingOpts *m, const char **why)
 {
-	int			families = (has_akid || has_aksecret) +
-		(has_token) + (has_ak || has_sk) + (has_user || has_pw || has_dom);
+	int			bases = (m->akid || m->aksecret) + m->token + (m->ak || m->sk) +
+		(m->user || m->pw || m->dom) + m->ram_role + m->ecs_agency;
+	GwAuthKind	kind = 0;
 
-	if (families != 1)
+	*why = NULL;
+	if (bases != 1)
 		return 0;
-	if (has_akid && has_aksecret)
-		return GW_AUTH_ACS;
-	if (has_token && !has_sts)
-		return GW_AUTH_TOKEN;
-	if (has_ak && has_sk)
-		return GW_AUTH_AKSK;
-	if (has_user && has_pw && has_dom && !has_sts)
-		return GW_AUTH_PASSWORD;
-	return 0;
+	if (m->akid && m->aksecret)
+		kind = GW_AUTH_ACS;
+	else if (m->token && !m->sts)
+		kind = GW_AUTH_TOKEN;
+	else if (m->ak && m->sk)
+		kind = GW_AUTH_AKSK;
+	else if (m->user && m->pw && m->dom && !m->sts)
+		kind = GW_AUTH_PASSWORD;
+	else if ((m->ram_role || m->ecs_agency) && !m->sts)
+		kind = GW_AUTH_METADATA;
+	if (kind == 0)
+		return 0;
+
+	if (m->role_arn && (m->agency || m->agency_dom))
+		*why = "Give role_arn (aliyun) or agency_domain_name and agency_name (huawei), not both.";
+	else if (m->role_extra && !m->role_arn)
+		*why = "role_session_name and external_id go with role_arn.";
+	else if (m->agency != m->agency_dom)
+		*why = "agency_domain_name and agency_name go together.";
+	else if (m->duration && !m->role_arn && !m->agency)
+		*why = "duration_seconds goes with role_arn or agency_name.";
+	else if (m->role_arn && !(kind == GW_AUTH_ACS || m->ram_role))
+		*why = "role_arn assumes a role with an access key (access_key_id and access_key_secret) or with ram_role_name.";
+	else if (m->agency && (kind == GW_AUTH_ACS || m->ram_role))
+		*why = "An agency is assumed with auth_token, access_key and secret_key, user_name and password, or ecs_agency.";
+	return *why ? 0 : kind;
 }
 
 #define HAS(name) (strcmp(def->defname, (name)) == 0)
@@ -220,16 +336,10 @@ gw_fdw_validator(PG_FUNCTION_ARGS)
 	const GwProviderRoutine *provider = NULL;
 	bool		has_region = false,
 				has_required = false;
-	bool		has_akid = false,
-				has_aksecret = false,
-				has_sts = false,
-				has_token = false,
-				has_ak = false,
-				has_sk = false,
-				has_user = false,
-				has_pw = false,
-				has_dom = false;
+	GwMappingOpts m;
+	const char *why;
 
+	memset(&m, 0, sizeof(m));
 	foreach(lc, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
@@ -311,16 +421,24 @@ gw_fdw_validator(PG_FUNCTION_ARGS)
 							(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 							 errmsg("option \"%s\" contains control characters",
 									def->defname)));
-			has_akid |= HAS("access_key_id");
-			has_aksecret |= HAS("access_key_secret");
-			has_sts |= HAS("security_token");
-			has_token |= HAS("auth_token");
-			has_ak |= HAS("access_key");
-			has_sk |= HAS("secret_key");
-			has_user |= HAS("user_name");
-			has_pw |= HAS("password");
-			has_dom |= HAS("domain_name");
+			check_source_option(def->defname, v);
+			m.akid |= HAS("access_key_id");
+			m.aksecret |= HAS("access_key_secret");
+			m.sts |= HAS("security_token");
+			m.token |= HAS("auth_token");
+			m.ak |= HAS("access_key");
+			m.sk |= HAS("secret_key");
+			m.user |= HAS("user_name");
+			m.pw |= HAS("password");
+			m.dom |= HAS("domain_name");
+			m.ram_role |= HAS("ram_role_name");
+			m.ecs_agency |= HAS("ecs_agency");
+			m.role_arn |= HAS("role_arn");
+			m.role_extra |= HAS("role_session_name") || HAS("external_id");
+			m.agency_dom |= HAS("agency_domain_name");
+			m.agency |= HAS("agency_name");
 		}
+		m.duration |= HAS("duration_seconds");
 	}
 
 	if (catalog == ForeignServerRelationId)
@@ -355,14 +473,16 @@ gw_fdw_validator(PG_FUNCTION_ARGS)
 	}
 	else if (catalog == UserMappingRelationId)
 	{
-		if (creds_kind(has_akid, has_aksecret, has_sts, has_token, has_ak,
-					   has_sk, has_user, has_pw, has_dom) == 0)
+		if (creds_kind(&m, &why) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 					 errmsg("a gwresize user mapping needs exactly one set of credentials"),
+					 why ? errdetail("%s", why) :
 					 errdetail("Give access_key_id and access_key_secret (aliyun, optionally security_token); "
+							   "or ram_role_name (aliyun, the ECS instance's RAM role); "
 							   "or auth_token; or access_key and secret_key (optionally security_token); "
-							   "or user_name, password and domain_name (huawei).")));
+							   "or user_name, password and domain_name; or ecs_agency 'true' (huawei, the ECS agency). "
+							   "Any may add a role to assume: role_arn (aliyun) or agency_domain_name and agency_name (huawei).")));
 	}
 
 	PG_RETURN_VOID();
@@ -606,6 +726,22 @@ gw_get_creds(GwServer *server, Oid userid)
 			c->password = v;
 		else if (HAS("domain_name"))
 			c->domain_name = v;
+		else if (HAS("ram_role_name"))
+			c->ram_role_name = v;
+		else if (HAS("ecs_agency"))
+			c->ecs_agency = true;
+		else if (HAS("role_arn"))
+			c->role_arn = v;
+		else if (HAS("role_session_name"))
+			c->role_session_name = v;
+		else if (HAS("external_id"))
+			c->external_id = v;
+		else if (HAS("duration_seconds"))
+			c->duration_seconds = atoi(v);
+		else if (HAS("agency_domain_name"))
+			c->agency_domain_name = v;
+		else if (HAS("agency_name"))
+			c->agency_name = v;
 		if (HAS("access_key_id"))
 			c->kind = GW_AUTH_ACS;
 		else if (HAS("auth_token"))
@@ -614,6 +750,8 @@ gw_get_creds(GwServer *server, Oid userid)
 			c->kind = GW_AUTH_AKSK;
 		else if (HAS("user_name"))
 			c->kind = GW_AUTH_PASSWORD;
+		else if (HAS("ram_role_name") || HAS("ecs_agency"))
+			c->kind = GW_AUTH_METADATA;
 	}
 
 	if (c->kind == 0 || !gw_provider(server->provider)->accepts_creds(c))

@@ -106,3 +106,14 @@ gw_provider_option_names(void)
 	}
 	return buf.data;
 }
+
+/* each provider's settings, from _PG_init */
+void
+gw_provider_define_settings(void)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(registry); i++)
+		if (registry[i]->define_settings)
+			registry[i]->define_settings();
+}

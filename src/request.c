@@ -22,6 +22,7 @@
 #include "common/string.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -476,6 +477,100 @@ gw_transport_outcome(const GwHttpResponse *resp, GwOutcome *out)
 }
 
 /*
+ * gw_plain_judge
+ *		Judge the answer of a service without an error format of its own
+ *		(a metadata service): 2xx is good, 429 and 5xx are retryable, any
+ *		other status is final, with the start of the body as its message.
+ */
+void
+gw_plain_judge(const GwHttpResponse *resp, GwOutcome *out)
+{
+	memset(out, 0, sizeof(GwOutcome));
+	out->retry_after_ms = Max(gw_parse_retry_hint(resp->retry_after, 1000), 0);
+	if (resp->curl_code != 0)
+	{
+		gw_transport_outcome(resp, out);
+		return;
+	}
+	if (resp->http_status >= 200 && resp->http_status < 300)
+	{
+		out->verdict = GW_VERDICT_OK;
+		return;
+	}
+	out->verdict = resp->http_status == 429 || resp->http_status >= 500 ?
+		GW_VERDICT_RETRY : GW_VERDICT_FAIL;
+	out->error_code = psprintf("HTTP%ld", resp->http_status);
+	out->error_message = gw_clean_text(resp->body.len > 0 ? resp->body.data :
+									   "no message", Min(resp->body.len, 200), 256);
+}
+
+/*
+ * gw_cred_value_ok
+ *		Whether a credential from an answer may be used: 1 to 8192 visible
+ *		ASCII characters (it goes into headers and signatures; len -1:
+ *		up to the NUL).
+ */
+bool
+gw_cred_value_ok(const char *v, int len)
+{
+	int			i;
+
+	if (v == NULL)
+		return false;
+	if (len < 0)
+		len = strlen(v);
+	if (len < 1 || len > 8192)
+		return false;
+	for (i = 0; i < len; i++)
+		if (v[i] <= ' ' || v[i] >= 0x7f)
+			return false;
+	return v[len] == '\0';
+}
+
+/* a good status whose body lacks what was asked for: retried */
+void
+gw_cred_malformed(GwOutcome *out, const char *what)
+{
+	out->verdict = GW_VERDICT_RETRY;
+	out->error_code = pstrdup("MalformedResponse");
+	out->error_message = psprintf("the answer has no valid %s", what);
+}
+
+/*
+ * gw_check_metadata_url
+ *		GUC check hook of the metadata services' base URLs: http:// or
+ *		https://, a host, no spaces, quotes, credentials, query or fragment.
+ *		Plain http is the real services' scheme (link-local addresses).
+ */
+bool
+gw_check_metadata_url(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+	const char *p;
+	int			skip;
+
+	if (v == NULL)
+		return false;
+	skip = strncmp(v, "http://", 7) == 0 ? 7 : strncmp(v, "https://", 8) == 0 ? 8 : 0;
+	if (skip == 0 || v[skip] == '\0' || v[skip] == '/' || strlen(v) > 512)
+	{
+		GUC_check_errdetail("A metadata URL is http:// or https:// and a host.");
+		return false;
+	}
+	for (p = v; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '@' ||
+			*p == '?' || *p == '#')
+		{
+			GUC_check_errdetail("A metadata URL has no spaces, quotes, credentials, query or fragment.");
+			return false;
+		}
+	/* kept without a trailing slash */
+	while (strlen(*newval) > (size_t) skip + 1 && (*newval)[strlen(*newval) - 1] == '/')
+		(*newval)[strlen(*newval) - 1] = '\0';
+	return true;
+}
+
+/*
  * gw_bound_outcome
  *		Every provider text of an outcome made valid and bounded, before it
  *		is stored or put in a message.  The stored response keeps its own
@@ -538,7 +633,7 @@ scrub_one(char *text, const char *secret)
 bool
 gw_scrub_outcome(GwOutcome *out, const GwCreds *creds, const GwCreds *signing)
 {
-	const char *secrets[7];
+	const char *secrets[9];
 	int			i;
 	char	   *response = out->response_json;
 
@@ -549,6 +644,8 @@ gw_scrub_outcome(GwOutcome *out, const GwCreds *creds, const GwCreds *signing)
 	secrets[4] = signing ? signing->secret : NULL;
 	secrets[5] = signing ? signing->security_token : NULL;
 	secrets[6] = signing ? signing->auth_token : NULL;
+	secrets[7] = creds->metadata_token;
+	secrets[8] = creds->external_id;
 	for (i = 0; i < lengthof(secrets); i++)
 	{
 		out->error_code = scrub_one(out->error_code, secrets[i]);

@@ -27,7 +27,8 @@
  *
  * Usage: bench CONNINFO HTTPS_BASE_URL CA_FILE [N [DRAIN_N [LAT_N]]]
  *	  HTTPS_BASE_URL is the mock's, without a trailing slash; the servers
- *	  bench (aliyun), hw_token, hw_aksk and hw_pwd (huawei) must exist
+ *	  bench and ali_role (aliyun), hw_token, hw_aksk, hw_pwd and hw_agency
+ *	  (huawei) must exist
  *	  with the current user mapped (scripts/bench.sh creates them).
  *
  * Copyright (c) 2026, gwresize developers
@@ -82,6 +83,9 @@ static Series series[] = {
 	{"gw_resize  auth_token", "gw_resize", BENCH_HW_SPEC, "hw_token", "hwtok", RAW_HW_STATIC},
 	{"gw_resize  AK/SK", "gw_resize", BENCH_HW_SPEC, "hw_aksk", "hwaksk", RAW_HW_AKSK},
 	{"gw_resize  password (IAM)", "gw_resize", BENCH_HW_SPEC, "hw_pwd", "hwpwd", RAW_HW_IAM},
+	/* temporary credentials, cached by the worker: the baseline is a key */
+	{"gw_modify_spec  ECS RAM role", "gw_modify_spec", "api.s1.medium", "ali_role", "alirole", RAW_ALIYUN},
+	{"gw_resize  ECS agency", "gw_resize", BENCH_HW_SPEC, "hw_agency", "hwagency", RAW_HW_AKSK},
 };
 
 #define NSERIES lengthof(series)

@@ -22,6 +22,7 @@ import email.utils
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets
@@ -54,6 +55,20 @@ DEFAULT_HANG_MS = 60_000
 DEFAULT_LATENCY_MS = 1000
 DEFAULT_OVERSIZE = 5 * 1024 * 1024
 HANDLER_IDLE_TIMEOUT_S = 120    # idle keep-alive connections are closed after this
+TEMP_CAP = 100_000              # issued temporary credentials kept, per family (oldest evicted)
+META_TOKEN_CAP = 100_000        # metadata session tokens kept, per metadata service
+META_TOKEN_MAX_TTL_S = 21600    # X-aliyun-ecs-metadata-token-ttl-seconds / X-Metadata-Token-Ttl-Seconds
+ALI_META_LIFE_S = 3600          # lifetime of an ECS RAM role credential (before temp_ttl_s)
+HW_META_LIFE_S = 3600           # Huawei ECS securitykey: "valid for one hour"
+STS_VERSION = "2015-04-01"
+STS_MIN_DURATION_S = 900
+STS_DEFAULT_DURATION_S = 3600
+STS_ROLE_ARN_RE = re.compile(r"^acs:ram::(\d+):role/([^/]+)$")
+STS_SESSION_RE = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
+STS_POLICY_MAX = 1024
+IAM_AR_MIN_S, IAM_AR_MAX_S, IAM_AR_DEFAULT_S = 900, 86400, 900
+ALI_META_CRED_PATH = "/latest/meta-data/ram/security-credentials"
+HW_AGENCY_ERROR = "Please configure Cloud Service Agency first"
 
 ALI_VERSION = "2016-07-14"
 ALI_SPEC_RE = re.compile(r"^api\.[a-z0-9]+\.[a-z0-9]+$")
@@ -91,7 +106,14 @@ FAULT_KINDS = {"latency", "hang", "status", "throttle", "malformed",
                "oversized", "drop", "expire_token"} | HOSTILE_SEND_KINDS | HOSTILE_WIRE_KINDS
 FAULT_INT_FIELDS = ("ms", "status", "bytes", "depth", "n", "max_bytes", "max_ms",
                     "interval_ms", "chunk", "interim")
-FAULT_PROVIDERS = {"aliyun", "huawei", "iam", "any"}
+FAULT_PROVIDERS = {"aliyun", "huawei", "iam", "sts", "aliyun_metadata", "huawei_metadata", "any"}
+# error/answer shape of each provider: Alibaba JSON, Huawei JSON, or plain text (metadata)
+_FAMILY = {"aliyun": "aliyun", "sts": "aliyun", "huawei": "huawei", "iam": "huawei",
+           "aliyun_metadata": "meta", "huawei_metadata": "meta", "meta": "meta"}
+
+
+def _fam(provider):
+    return _FAMILY.get(provider, "huawei")
 MALFORMED_BODY = b'{"RequestId": "abc", broken'
 
 # bounds and defaults of the hostile kinds
@@ -117,7 +139,7 @@ HTML_BODY = b"<html><body>Service maintenance</body></html>"
 BAD_UTF8 = b"\xff\xfe" + b"\xc3\x28" + b"\x80" + b"\xc0\xaf"   # bad pair, bad 2nd byte, lone cont., overlong "/"
 
 LOG_FIELDS = ("seq", "t", "provider", "action", "method", "path", "instance_id",
-              "spec", "token", "auth", "status", "code", "fault")
+              "spec", "token", "auth", "status", "code", "fault", "ak")
 
 DEFAULT_CREDS = {
     "aliyun_keys": {
@@ -138,9 +160,19 @@ DEFAULT_CREDS = {
     "huawei_static_tokens": {"hw-static-token-0001": None},
     # project name -> project id, used for IAM scope by name
     "huawei_projects": {"cn-north-4": "9f0e1d2c3b4a49587766554433221100"},
+    # temporary-credential sources
+    "aliyun_ecs_roles": ["gwresize-ecs-role"],
+    "aliyun_roles": {
+        "acs:ram::1234567890123456:role/gwresize-resizer": {"external_id": None,
+                                                           "max_duration": 3600},
+        "acs:ram::1234567890123456:role/gwresize-external": {"external_id": "ext-0001",
+                                                            "max_duration": 3600},
+    },
+    "huawei_agencies": [{"domain_name": "otherdomain", "agency_name": "gwresize_agency"}],
 }
 DEFAULT_RESIZE_DELAY_MS = 2000
 DEFAULT_TOKEN_TTL_S = 86400
+DEFAULT_TEMP_TTL_S = 3600
 
 
 class ApiError(Exception):
@@ -316,7 +348,9 @@ def _ali_key(keys, ak):
     return key
 
 
-def _ali_sts_check(key, token):
+def _ali_sts_check(key, token, now=None):
+    """STS keys need their security token; temporary keys the mock issued
+    (they carry "expires") are refused once expired."""
     want = key.get("security_token")
     if not want:
         return      # permanent key: a security token, if any, is ignored
@@ -326,6 +360,9 @@ def _ali_sts_check(key, token):
     if not hmac.compare_digest(token.encode("utf-8"), want.encode("utf-8")):
         raise ApiError(400, "InvalidSecurityToken.Mismatch",
                        "Specified SecurityToken mismatch with the AccessKey.")
+    exp = key.get("expires")
+    if exp is not None and now is not None and now >= exp:
+        raise ApiError(400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired.")
 
 
 def _incomplete(detail):
@@ -335,7 +372,7 @@ def _incomplete(detail):
 
 def verify_aliyun(method, qpairs, params, headers, body, keys, now):
     """Verifies an Alibaba request (V3 or RPC).  `keys` maps AccessKeyId ->
-    {"secret", "security_token"?}.  Returns a dict with scheme, access_key,
+    {"secret", "security_token"?, "expires"?} (only .get is used).  Returns a dict with scheme, access_key,
     nonce, action, version.  Raises ApiError."""
     authz = headers.get("authorization", "")
     if authz.startswith("ACS3-HMAC-SHA256"):
@@ -366,7 +403,7 @@ def _verify_aliyun_rpc(method, params, keys, now):
         raise ApiError(400, "SignatureDoesNotMatch",
                        "Specified signature is not matched with our calculation. "
                        "server string to sign is:" + sts)
-    _ali_sts_check(key, p.get("SecurityToken"))
+    _ali_sts_check(key, p.get("SecurityToken"), now)
     return {"scheme": "rpc", "access_key": p["AccessKeyId"], "nonce": p["SignatureNonce"],
             "action": p.get("Action"), "version": p.get("Version")}
 
@@ -404,7 +441,7 @@ def _verify_aliyun_v3(method, qpairs, headers, body, keys, now, authz):
         raise ApiError(400, "SignatureDoesNotMatch",
                        "Specified signature is not matched with our calculation. "
                        "server string to sign is:" + sts + " canonical request is:" + canon)
-    _ali_sts_check(key, headers.get("x-acs-security-token"))
+    _ali_sts_check(key, headers.get("x-acs-security-token"), now)
     return {"scheme": "acs3", "access_key": ak, "nonce": headers["x-acs-signature-nonce"],
             "action": headers.get("x-acs-action"), "version": headers.get("x-acs-version")}
 
@@ -457,6 +494,9 @@ def verify_huawei_aksk(method, raw_path, query, headers, body, aksk, now):
         tok = headers.get("x-security-token", "")
         if not hmac.compare_digest(tok.encode("utf-8"), want_tok.encode("utf-8")):
             raise _hw_authfail("the security token is missing or does not match the temporary AK")
+    exp = cred.get("expires")
+    if exp is not None and now >= exp:
+        raise _hw_authfail("the temporary AK/SK and security token have expired")
     return ak
 
 
@@ -495,6 +535,20 @@ def load_creds(config_path):
     creds["default_resize_delay_ms"] = int(extra.get("default_resize_delay_ms",
                                                      DEFAULT_RESIZE_DELAY_MS))
     creds["token_ttl_s"] = float(extra.get("token_ttl_s", DEFAULT_TOKEN_TTL_S))
+    creds["temp_ttl_s"] = float(extra.get("temp_ttl_s", DEFAULT_TEMP_TTL_S))
+    creds["huawei_ecs_agency"] = bool(extra.get("huawei_ecs_agency", True))
+    if extra.get("aliyun_ecs_roles") is not None:
+        creds["aliyun_ecs_roles"] = [str(r) for r in extra["aliyun_ecs_roles"]]
+    for arn, v in (extra.get("aliyun_roles") or {}).items():
+        v = dict(v or {})
+        creds["aliyun_roles"][arn] = {"external_id": v.get("external_id"),
+                                      "max_duration": int(v.get("max_duration", 3600))}
+    for a in extra.get("huawei_agencies") or []:
+        creds["huawei_agencies"] = [
+            x for x in creds["huawei_agencies"]
+            if (x.get("domain_name"), x.get("domain_id"), x["agency_name"]) !=
+            (a.get("domain_name"), a.get("domain_id"), a["agency_name"])]
+        creds["huawei_agencies"].append(dict(a))
     return creds
 
 
@@ -504,7 +558,7 @@ def load_creds(config_path):
 
 class Req:
     __slots__ = ("method", "path", "query", "headers", "body", "t", "provider", "action",
-                 "instance_id", "spec", "token", "auth", "qpairs", "params", "hw")
+                 "instance_id", "spec", "token", "auth", "qpairs", "params", "hw", "ak")
 
     def __init__(self, method, path, query, headers, body, t):
         self.method = method
@@ -522,6 +576,7 @@ class Req:
         self.qpairs = None
         self.params = None
         self.hw = None
+        self.ak = None
 
 
 class Resp:
@@ -557,12 +612,59 @@ def _str_or_none(v):
     return v if isinstance(v, str) else None
 
 
+_AUTH_FIELD_RES = {"Credential": re.compile(r"Credential=([^,\s]+)"),
+                   "Access": re.compile(r"Access=([^,\s]+)")}
+
+
+def _auth_field(authz, name):
+    m = _AUTH_FIELD_RES[name].search(authz)
+    return m.group(1) if m else None
+
+
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_UPPER_NUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _rand(n, alphabet=_ALNUM):
+    return "".join(alphabet[b % len(alphabet)] for b in secrets.token_bytes(n))
+
+
+def _iso_s(ts):
+    """Whole seconds, as Alibaba writes Expiration: 2015-04-09T11:52:19Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
+
+
+def _iso_from_us(us):
+    """Huawei expires_at from integer microseconds: 2020-01-08T03:50:07.574000Z."""
+    d = _dt.datetime.fromtimestamp(us // 1_000_000, _dt.timezone.utc)
+    return d.replace(microsecond=us % 1_000_000).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class KeyView:
+    """What the verifiers look keys up in (.get only): the configured keys
+    first, then the temporary credentials the mock issued (family "aliyun"
+    or "huawei")."""
+    __slots__ = ("app", "perm", "family")
+
+    def __init__(self, app, perm, family):
+        self.app = app
+        self.perm = perm
+        self.family = family
+
+    def get(self, ak, default=None):
+        k = self.perm.get(ak)
+        if k is not None:
+            return k
+        k = self.app.temp_get(self.family, ak)
+        return default if k is None else k
+
+
 class App:
     def __init__(self, creds, verbose=False):
         self.creds = creds
         self.verbose = verbose
-        self.ali_keys = creds["aliyun_keys"]
-        self.hw_aksk = creds["huawei_aksk"]
+        self.ali_keys = KeyView(self, creds["aliyun_keys"], "aliyun")
+        self.hw_aksk = KeyView(self, creds["huawei_aksk"], "huawei")
         self.lock = threading.Lock()
         self.streams_open = 0           # hostile wire answers being written (not reset)
         self.reset()
@@ -585,6 +687,63 @@ class App:
             self.idem = {}                  # Alibaba Token -> (fingerprint, RequestId)
             self.default_resize_delay_ms = self.creds["default_resize_delay_ms"]
             self.token_ttl_s = self.creds["token_ttl_s"]
+            self.temp_ttl_s = self.creds["temp_ttl_s"]
+            self.huawei_ecs_agency = self.creds["huawei_ecs_agency"]
+            self.temp = {"aliyun": {}, "huawei": {}}    # family -> AK -> credential
+            self.issued = {"aliyun_metadata": 0, "huawei_metadata": 0, "sts": 0, "iam": 0}
+            self.meta_tokens = {"aliyun": {}, "huawei": {}}  # metadata session token -> expiry
+
+    # ---- temporary credentials ------------------------------------------
+    def temp_get(self, family, ak):
+        with self.lock:
+            c = self.temp[family].get(ak)
+            return dict(c) if c is not None else None
+
+    def issue_temp(self, family, source, life_s, now):
+        """Issues a temporary credential valid for min(life_s, temp_ttl_s).
+        Alibaba expiries are whole seconds (rounded down), Huawei ones whole
+        microseconds, so validity ends exactly at the stated time.  Returns
+        (ak, secret, security_token, expiry text)."""
+        with self.lock:
+            life = min(float(life_s), self.temp_ttl_s)
+        if family == "aliyun":
+            ak = "STS." + _rand(28)
+            secret = _rand(44)
+            token = "CAIS" + base64.b64encode(secrets.token_bytes(240)).decode("ascii")
+            expires = float(math.floor(now + life))
+            text = _iso_s(expires)
+            entry = {"secret": secret, "security_token": token, "expires": expires,
+                     "source": source}
+        else:
+            ak = _rand(20, _UPPER_NUM)
+            secret = _rand(40)
+            token = "gQ" + base64.urlsafe_b64encode(secrets.token_bytes(240)).decode("ascii")
+            us = math.floor((now + life) * 1_000_000)
+            expires = us / 1_000_000
+            text = _iso_from_us(us)
+            entry = {"sk": secret, "security_token": token, "expires": expires,
+                     "source": source}
+        with self.lock:
+            d = self.temp[family]
+            d[ak] = entry
+            if len(d) > TEMP_CAP:
+                del d[next(iter(d))]
+            self.issued[source] += 1
+        return ak, secret, token, text
+
+    def new_meta_token(self, service, ttl, now):
+        tok = base64.urlsafe_b64encode(secrets.token_bytes(36)).decode("ascii")
+        with self.lock:
+            d = self.meta_tokens[service]
+            d[tok] = now + ttl
+            if len(d) > META_TOKEN_CAP:
+                del d[next(iter(d))]
+        return tok
+
+    def meta_token_ok(self, service, tok, now):
+        with self.lock:
+            exp = self.meta_tokens[service].get(tok)
+        return exp is not None and now < exp
 
     def record(self, rec):
         with self.lock:
@@ -705,16 +864,38 @@ class App:
             if authz.startswith("ACS3-HMAC-SHA256"):
                 req.auth = "acs3"
                 req.action = h.get("x-acs-action") or p.get("Action")
+                req.ak = _auth_field(authz, "Credential")
             elif "Signature" in p:
                 req.auth = "rpc"
                 req.action = p.get("Action")
+                req.ak = p.get("AccessKeyId") or None
             else:
                 req.action = p.get("Action") or h.get("x-acs-action")
+            if req.action == "AssumeRole":
+                req.provider = "sts"
+                return
             req.instance_id = p.get("InstanceId")
             req.spec = p.get("InstanceSpec")
             req.token = p.get("Token")
         elif path in ("/v3/auth/tokens", "/v3/auth/tokens/"):
             req.provider, req.action, req.auth = "iam", "token", "iam"
+        elif path.startswith("/latest/"):
+            if path == "/latest/api/token":
+                req.provider, req.action = "aliyun_metadata", "api_token"
+            elif path == ALI_META_CRED_PATH or path.startswith(ALI_META_CRED_PATH + "/"):
+                req.provider, req.action = "aliyun_metadata", "ram_credentials"
+        elif path in ("/openstack/latest/securitykey", "/openstack/latest/securitykey/"):
+            req.provider, req.action = "huawei_metadata", "securitykey"
+        elif path in ("/meta-data/latest/api/token", "/meta-data/latest/api/token/"):
+            req.provider, req.action = "huawei_metadata", "api_token"
+        elif path in ("/v3.0/OS-CREDENTIAL/securitytokens", "/v3.0/OS-CREDENTIAL/securitytokens/"):
+            req.provider, req.action = "iam", "assume_role"
+            authz = h.get("authorization", "")
+            if authz.startswith("SDK-HMAC-SHA256"):
+                req.auth = "aksk"
+                req.ak = _auth_field(authz, "Access")
+            elif h.get("x-auth-token"):
+                req.auth = "token"
         else:
             m = HW_PATH_RE.match(path)
             if not m:
@@ -726,6 +907,7 @@ class App:
             req.action = "resize" if m.group(3) else "show"
             if h.get("authorization", "").startswith("SDK-HMAC-SHA256"):
                 req.auth = "aksk"
+                req.ak = _auth_field(h["authorization"], "Access")
             elif h.get("x-auth-token"):
                 req.auth = "token"
             if req.action == "resize" and req.body:
@@ -778,7 +960,15 @@ class App:
             if req.provider == "huawei":
                 return self.hw_handle(req)
             if req.provider == "iam":
+                if req.action == "assume_role":
+                    return self.iam_assume_role(req)
                 return self.iam_handle(req)
+            if req.provider == "sts":
+                return self.sts_handle(req)
+            if req.provider == "aliyun_metadata":
+                return self.alimeta_handle(req)
+            if req.provider == "huawei_metadata":
+                return self.hwmeta_handle(req)
             raise ApiError(404, "APIGW.0101",
                            "The API does not exist or has not been published in the environment")
         except ApiError as e:
@@ -786,18 +976,24 @@ class App:
 
     # ---- error formatting -------------------------------------------------
     def error_resp(self, provider, req, e, rid=None):
-        if provider == "aliyun":
+        fam = _fam(provider)
+        if fam == "meta":       # metadata services answer errors in plain text
+            return Resp(e.status, [("Content-Type", "text/plain")] + e.headers,
+                        raw=e.message.encode("utf-8"), code=e.code)
+        if fam == "aliyun":
             rid = rid or _ali_rid()
             host = req.headers.get("host", "").split(":")[0] or "apigateway.mock.aliyuncs.com"
+            product = "Sts" if req.provider == "sts" else "CloudAPI"
             obj = {"RequestId": rid, "HostId": host, "Code": e.code, "Message": e.message,
-                   "Recommend": "https://api.aliyun.com/troubleshoot?q=%s&product=CloudAPI"
-                                "&requestId=%s" % (e.code, rid)}
+                   "Recommend": "https://api.aliyun.com/troubleshoot?q=%s&product=%s"
+                                "&requestId=%s" % (e.code, product, rid)}
             hdrs = [("Content-Type", "application/json;charset=utf-8"),
                     ("x-acs-request-id", rid)] + e.headers
             return Resp(e.status, hdrs, obj, code=e.code)
         rid = rid or _hw_rid()
         if getattr(e, "iam_title", None):
-            obj = {"error": {"code": e.status, "message": e.message, "title": e.iam_title}}
+            obj = {"error": {"code": getattr(e, "iam_code", None) or e.status,
+                             "message": e.message, "title": e.iam_title}}
         else:
             obj = {"error_code": e.code, "error_msg": e.message}
             if e.code.startswith("APIGW."):
@@ -807,8 +1003,10 @@ class App:
 
     def fault_response(self, req, f):
         kind = f["kind"]
-        prov = req.provider
+        prov = _fam(req.provider)
         if kind == "malformed":
+            if prov == "meta":
+                return Resp(200, [("Content-Type", "text/plain")], raw=MALFORMED_BODY)
             hdrs = [("Content-Type", "application/json")]
             if prov == "aliyun":
                 hdrs.append(("x-acs-request-id", _ali_rid()))
@@ -827,6 +1025,9 @@ class App:
                     429: ("Throttling", "Request was denied due to request throttling."),
                 }.get(status, ("InternalError", "The request processing has failed due to some "
                                                 "unknown error, exception or failure."))
+            elif prov == "meta":
+                dcode = {429: "Throttling", 503: "ServiceUnavailable"}.get(status, "InternalError")
+                dmsg = _reason(status)
             else:
                 dcode, dmsg = {
                     429: ("APIGW.0308", "The throttling threshold has been reached"),
@@ -836,11 +1037,15 @@ class App:
         elif kind == "throttle":
             if prov == "aliyun":
                 e = ApiError(400, "Throttling.User", "Request was denied due to user flow control.")
+            elif prov == "meta":
+                e = ApiError(429, "Throttling", "Too Many Requests")
             else:
                 e = ApiError(429, "APIGW.0308", "The throttling threshold has been reached")
         else:  # expire_token
             if prov == "aliyun":
                 e = ApiError(400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired.")
+            elif prov == "meta":
+                e = ApiError(401, "Unauthorized", "Unauthorized")
             else:
                 e = ApiError(401, "APIGW.0307", "The token must be updated.")
         if ra is not None:
@@ -860,14 +1065,14 @@ class App:
     @staticmethod
     def _rid_header(prov):
         """(header name, fresh normal request id) for the provider."""
-        if prov == "aliyun":
+        if _fam(prov) == "aliyun":
             return "x-acs-request-id", _ali_rid()
         return "X-Request-Id", _hw_rid()
 
     @staticmethod
     def _err_bytes(prov, code, msg, rid):
         """Provider-shaped error body with raw bytes put in verbatim (no escaping)."""
-        if prov == "aliyun":
+        if _fam(prov) == "aliyun":
             return b'{"RequestId":"' + rid + b'","Code":"' + code + b'","Message":"' + msg + b'"}'
         return (b'{"error_code":"' + code + b'","error_msg":"' + msg + b'","request_id":"' +
                 rid + b'"}')
@@ -875,7 +1080,7 @@ class App:
     def hostile_response(self, req, f):
         """The hostile kinds that keep HTTP framing: a normal Resp with raw bytes."""
         kind = f["kind"]
-        prov = req.provider
+        prov = _fam(req.provider)
         ridh, rid = self._rid_header(prov)
         ctype = "application/json;charset=utf-8" if prov == "aliyun" else "application/json"
         status = f.get("status")
@@ -920,7 +1125,7 @@ class App:
 
     def hostile_wire(self, req, f):
         """lying_length / endless: framing-breaking answers, the call is not applied."""
-        prov = req.provider
+        prov = _fam(req.provider)
         ridh, rid = self._rid_header(prov)
         hdrs = [("Content-Type", "application/json;charset=utf-8" if prov == "aliyun"
                  else "application/json"), (ridh, rid)]
@@ -1060,6 +1265,137 @@ class App:
         return self._ali_ok({"RequestId": rid, "TotalCount": len(attrs),
                              "PageNumber": _int("PageNumber", 1), "PageSize": _int("PageSize", 10),
                              "Instances": {"InstanceAttribute": attrs}}, rid)
+
+    # ---- Alibaba STS AssumeRole (2015-04-01) ----------------------------------
+    def sts_handle(self, req):
+        now = time.time()
+        a = verify_aliyun(req.method, req.qpairs, req.params, req.headers, req.body,
+                          self.ali_keys, now)
+        self.use_nonce(a["access_key"], a["nonce"], now)
+        p = req.params
+        if a["scheme"] == "rpc" and (p.get("Format") or "XML").upper() != "JSON":
+            raise ApiError(400, "InvalidParameter.Format",
+                           "Specified parameter Format is not valid: only JSON is served.")
+        version = a["version"] or p.get("Version")
+        if not version:
+            raise ApiError(400, "MissingVersion", "Version is mandatory for this action.")
+        if version != STS_VERSION:
+            raise ApiError(400, "InvalidVersion", "Specified parameter Version is not valid.")
+        arn = (p.get("RoleArn") or "").strip()
+        m = STS_ROLE_ARN_RE.match(arn)
+        if not m:
+            raise ApiError(400, "InvalidParameter.RoleArn", "The parameter RoleArn is wrongly formed.")
+        session = p.get("RoleSessionName") or ""
+        if not STS_SESSION_RE.match(session):
+            raise ApiError(400, "InvalidParameter.RoleSessionName",
+                           "The parameter RoleSessionName is wrongly formed.")
+        ds = p.get("DurationSeconds")
+        duration = STS_DEFAULT_DURATION_S
+        if ds not in (None, ""):
+            if not ds.strip().isdigit() or int(ds) < STS_MIN_DURATION_S:
+                raise self._sts_duration_err(3600)
+            duration = int(ds)
+        policy = p.get("Policy")
+        if policy not in (None, ""):
+            if len(policy.encode("utf-8")) > STS_POLICY_MAX:
+                raise ApiError(400, "InvalidParameter.PolicySize",
+                               "The size of Policy must be smaller than 1024 bytes.")
+            try:
+                pj = json.loads(policy)
+            except ValueError:
+                pj = None
+            if not isinstance(pj, dict) or "Statement" not in pj:
+                raise ApiError(400, "InvalidParameter.PolicyGrammar",
+                               "The parameter Policy has not passed grammar check.")
+        role = self.creds["aliyun_roles"].get(arn)
+        if role is None:
+            raise ApiError(404, "EntityNotExist.Role", "The specified Role not exists.")
+        want_ext = role.get("external_id")
+        if want_ext is not None and p.get("ExternalId") != want_ext:
+            raise ApiError(403, "NoPermission",
+                           "You are not authorized to do this action. You should be authorized "
+                           "by RAM.")
+        max_d = int(role.get("max_duration", 3600))
+        if duration > max_d:
+            raise self._sts_duration_err(max_d)
+        ak, secret, token, exp = self.issue_temp("aliyun", "sts", duration, now)
+        rid = _ali_rid()
+        role_id = str(int(hashlib.md5(arn.encode()).hexdigest(), 16))[:17]
+        return self._ali_ok({
+            "RequestId": rid,
+            "AssumedRoleUser": {"Arn": arn + "/" + session,
+                                "AssumedRoleId": role_id + ":" + session},
+            "Credentials": {"AccessKeyId": ak, "AccessKeySecret": secret,
+                            "SecurityToken": token, "Expiration": exp}}, rid)
+
+    @staticmethod
+    def _sts_duration_err(max_d):
+        if max_d == 3600:
+            msg = "The Min/Max value of DurationSeconds is 15min/1hr."
+        else:
+            msg = "The Min/Max value of DurationSeconds is 15min/%ds." % max_d
+        return ApiError(400, "InvalidParameter.DurationSeconds", msg)
+
+    # ---- Alibaba ECS metadata (hardened mode) ---------------------------------
+    @staticmethod
+    def _meta_ttl(req, header):
+        v = req.headers.get(header, "").strip()
+        if not v.isdigit() or not 1 <= int(v) <= META_TOKEN_MAX_TTL_S:
+            raise ApiError(400, "BadRequest", "%s must be an integer from 1 to %d"
+                           % (header, META_TOKEN_MAX_TTL_S))
+        return int(v)
+
+    @staticmethod
+    def _meta_ok(body, ctype="text/plain"):
+        if not isinstance(body, bytes):
+            body = json.dumps(body).encode("utf-8")
+        return Resp(200, [("Content-Type", ctype)], raw=body)
+
+    def alimeta_handle(self, req):
+        now = time.time()
+        if req.action == "api_token":
+            if req.method != "PUT":
+                raise ApiError(405, "MethodNotAllowed", "Method Not Allowed")
+            ttl = self._meta_ttl(req, "x-aliyun-ecs-metadata-token-ttl-seconds")
+            return self._meta_ok(self.new_meta_token("aliyun", ttl, now).encode("ascii"))
+        if req.method != "GET":
+            raise ApiError(405, "MethodNotAllowed", "Method Not Allowed")
+        if not self.meta_token_ok("aliyun", req.headers.get("x-aliyun-ecs-metadata-token", ""),
+                                  now):
+            raise ApiError(401, "Unauthorized", "Unauthorized")
+        role = unquote(req.path[len(ALI_META_CRED_PATH):].strip("/"))
+        roles = self.creds["aliyun_ecs_roles"]
+        if not role:
+            return self._meta_ok("".join(r + "\n" for r in roles).encode("utf-8"))
+        if role not in roles:
+            raise ApiError(404, "NotFound", "404 - Not Found")
+        ak, secret, token, exp = self.issue_temp("aliyun", "aliyun_metadata", ALI_META_LIFE_S, now)
+        return self._meta_ok({"AccessKeyId": ak, "AccessKeySecret": secret, "Expiration": exp,
+                              "SecurityToken": token, "LastUpdated": _iso_s(now),
+                              "Code": "Success"}, "application/json")
+
+    # ---- Huawei ECS metadata ------------------------------------------------
+    def hwmeta_handle(self, req):
+        now = time.time()
+        if req.action == "api_token":
+            if req.method != "PUT":
+                raise ApiError(405, "MethodNotAllowed", "Method Not Allowed")
+            ttl = self._meta_ttl(req, "x-metadata-token-ttl-seconds")
+            return self._meta_ok(self.new_meta_token("huawei", ttl, now).encode("ascii"))
+        if req.method != "GET":
+            raise ApiError(405, "MethodNotAllowed", "Method Not Allowed")
+        tok = req.headers.get("x-metadata-token")
+        if tok is not None and not self.meta_token_ok("huawei", tok.strip(), now):
+            raise ApiError(401, "Unauthorized", "Unauthorized: the metadata token is invalid "
+                                                "or expired")
+        with self.lock:
+            agency = self.huawei_ecs_agency
+        if not agency:
+            raise ApiError(401, "AgencyNotConfigured", HW_AGENCY_ERROR)
+        ak, secret, token, exp = self.issue_temp("huawei", "huawei_metadata", HW_META_LIFE_S, now)
+        return self._meta_ok({"credential": {"access": ak, "secret": secret,
+                                             "securitytoken": token, "expires_at": exp}},
+                             "application/json")
 
     # ---- Huawei APIG --------------------------------------------------------
     def hw_auth(self, req, pid, now):
@@ -1208,6 +1544,68 @@ class App:
                           ("X-Subject-Token", token), ("X-Request-Id", _hw_rid())],
                     {"token": tok})
 
+    # ---- Huawei IAM: temporary AK/SK through an agency ---------------------
+    def _iam_assume_auth(self, req, now):
+        unauth = self._iam_err(401, "Unauthorized",
+                               "The request you have made requires authentication.")
+        if req.auth == "aksk":      # permanent AKs only (the configured huawei_aksk)
+            verify_huawei_aksk(req.method, req.path, req.query, req.headers, req.body,
+                               self.creds["huawei_aksk"], now)
+            return
+        tok = req.headers.get("x-auth-token", "").strip()
+        if not tok:
+            raise unauth
+        if tok in self.creds["huawei_static_tokens"]:
+            return
+        with self.lock:
+            t = self.tokens.get(tok)
+            ok = t is not None and not t["revoked"] and now < t["expires"]
+        if not ok:
+            raise unauth
+
+    def iam_assume_role(self, req):
+        if req.method != "POST":
+            raise self._iam_err(405, "Method Not Allowed", "The method is not allowed.")
+        now = time.time()
+        self._iam_assume_auth(req, now)
+        bad = self._iam_err(400, "Bad Request", "The request body is malformed.")
+        try:
+            ident = json.loads(req.body)["auth"]["identity"]
+            methods = ident["methods"]
+            ar = ident["assume_role"]
+            agency = ar["agency_name"]
+            dname, did = ar.get("domain_name"), ar.get("domain_id")
+            dur = ar.get("duration_seconds", IAM_AR_DEFAULT_S)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise bad from None
+        if (not isinstance(methods, list) or "assume_role" not in methods or
+                not isinstance(agency, str) or not agency or
+                not isinstance(dname or did, str) or not (dname or did)):
+            raise bad
+        if isinstance(dur, bool) or not isinstance(dur, int) or \
+                not IAM_AR_MIN_S <= dur <= IAM_AR_MAX_S:
+            raise self._iam_err(400, "Bad Request", "duration_seconds must be an integer from "
+                                "%d to %d." % (IAM_AR_MIN_S, IAM_AR_MAX_S))
+        found = False
+        for a in self.creds["huawei_agencies"]:
+            if a.get("agency_name") != agency:
+                continue
+            a_did = a.get("domain_id") or (hashlib.md5(a["domain_name"].encode()).hexdigest()
+                                           if a.get("domain_name") else None)
+            if (dname and dname == a.get("domain_name")) or (did and did == a_did):
+                found = True
+                break
+        if not found:
+            e = ApiError(403, "IAM.0003", "Policy doesn't allow iam:agencies:assume to be "
+                                          "performed.")
+            e.iam_title, e.iam_code = "Forbidden", "IAM.0003"
+            raise e
+        ak, secret, token, exp = self.issue_temp("huawei", "iam", dur, now)
+        return Resp(201, [("Content-Type", "application/json;charset=UTF-8"),
+                          ("X-Request-Id", _hw_rid())],
+                    {"credential": {"access": ak, "secret": secret, "securitytoken": token,
+                                    "expires_at": exp}})
+
     # ---- control API --------------------------------------------------------
     def control(self, method, path, query, body):
         """Returns (status, obj)."""
@@ -1253,10 +1651,41 @@ class App:
                             self.default_resize_delay_ms = max(0, int(j["default_resize_delay_ms"]))
                         if "token_ttl_s" in j:
                             self.token_ttl_s = float(j["token_ttl_s"])
+                        if "temp_ttl_s" in j:
+                            self.temp_ttl_s = float(j["temp_ttl_s"])
+                        if "huawei_ecs_agency" in j:
+                            self.huawei_ecs_agency = bool(j["huawei_ecs_agency"])
                 if method in ("POST", "GET"):
                     with self.lock:
                         return 200, {"default_resize_delay_ms": self.default_resize_delay_ms,
-                                     "token_ttl_s": self.token_ttl_s}
+                                     "token_ttl_s": self.token_ttl_s,
+                                     "temp_ttl_s": self.temp_ttl_s,
+                                     "huawei_ecs_agency": self.huawei_ecs_agency}
+            if name == "credentials" and method == "GET":
+                now = time.time()
+                with self.lock:
+                    valid = sum(1 for d in self.temp.values() for c in d.values()
+                                if now < c["expires"])
+                    out = {"issued": dict(self.issued), "valid": valid}
+                    if q.get("reveal") in ("1", "true"):
+                        # for leak tests: every secret the mock handed out
+                        out["secrets"] = sorted(
+                            [c.get("secret") or c.get("sk") for d in self.temp.values()
+                             for c in d.values()] +
+                            [c["security_token"] for d in self.temp.values()
+                             for c in d.values()] +
+                            [t for d in self.meta_tokens.values() for t in d])
+                    return 200, out
+            if name == "expire_credentials" and method == "POST":
+                now = time.time()
+                with self.lock:
+                    n = 0
+                    for d in self.temp.values():
+                        for c in d.values():
+                            if now < c["expires"]:
+                                c["expires"] = now
+                                n += 1
+                return 200, {"expired": n}
             if name == "revoke_tokens" and method == "POST":
                 with self.lock:
                     n = 0
@@ -1811,7 +2240,7 @@ class Handler(BaseHTTPRequestHandler):
                "method": req.method, "path": path, "instance_id": req.instance_id,
                "spec": req.spec, "token": req.token, "auth": req.auth,
                "status": resp.status if resp.kind in ("send", "wire") else None,
-               "code": resp.code, "fault": fault,
+               "code": resp.code, "fault": fault, "ak": req.ak,
                "duration_ms": round((time.monotonic() - t0) * 1000.0, 3)}
         # logged before the answer goes out, so a client that got its answer
         # always finds its request in /_mock/requests

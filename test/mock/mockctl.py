@@ -5,8 +5,11 @@ The mock's port comes from $GW_MOCK_HTTP.  Usage:
   mockctl.py reset
   mockctl.py fault JSON          add fault rule(s): one rule, or {"faults": [...]}
   mockctl.py instance JSON       create or update one instance
-  mockctl.py config JSON         set default_resize_delay_ms / token_ttl_s
+  mockctl.py config JSON         set default_resize_delay_ms / token_ttl_s / temp_ttl_s /
+                                 huawei_ecs_agency
   mockctl.py revoke              revoke every issued Huawei IAM token
+  mockctl.py expire              expire every issued temporary credential now
+  mockctl.py credentials         print {"issued": {...}, "valid": n}
   mockctl.py count [PROVIDER [ACTION]]   how many requests the mock received
   mockctl.py count KEY=VALUE...          ... of those matching every field given
   mockctl.py tokens PROVIDER ACTION      distinct Alibaba Tokens received, one a line
@@ -53,6 +56,10 @@ def main(argv):
         call("POST", "config", json.loads(arg))
     elif cmd == "revoke":
         call("POST", "revoke_tokens", {})
+    elif cmd == "expire":
+        call("POST", "expire_credentials", {})
+    elif cmd == "credentials":
+        print(json.dumps(call("GET", "credentials"), sort_keys=True))
     elif cmd == "count":
         print(len(requests(*argv[2:])))
     elif cmd == "tokens":

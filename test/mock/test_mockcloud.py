@@ -1323,7 +1323,7 @@ class TestControlAndTransport(MockTestCase):
         self.assertEqual([r["seq"] for r in log], [1, 2, 3])
         r = log[0]
         for k in ("seq", "t", "provider", "action", "method", "path", "instance_id", "spec", "token",
-                  "auth", "status", "code", "fault"):
+                  "auth", "status", "code", "fault", "ak"):
             self.assertIn(k, r)
         self.assertEqual((r["provider"], r["action"], r["method"], r["path"], r["instance_id"], r["spec"],
                           r["token"], r["auth"], r["status"], r["code"], r["fault"]),
@@ -1346,7 +1346,8 @@ class TestControlAndTransport(MockTestCase):
                                         "status": "Resizing"})
         self.assertEqual((res["instance_status"], res["spec"]), (42, "PLATINUM"))
         self.assertEqual(ctl("POST", "config", {"default_resize_delay_ms": 10}),
-                         {"default_resize_delay_ms": 10, "token_ttl_s": 86400})
+                         {"default_resize_delay_ms": 10, "token_ttl_s": 86400,
+                          "temp_ttl_s": 3600, "huawei_ecs_agency": True})
         ctl("POST", "reset")
         self.assertEqual(ctl("GET", "requests"), [])
         self.assertEqual(ctl("GET", "instances"), [])
@@ -1380,7 +1381,10 @@ class TestControlAndTransport(MockTestCase):
         cfg = os.path.join(STATE["tmp"], "cfg.json")
         with open(cfg, "w") as f:
             json.dump({"aliyun_keys": {"LTAIextra": "extrasecret"},
-                       "huawei_static_tokens": ["extra-static"]}, f)
+                       "huawei_static_tokens": ["extra-static"],
+                       "temp_ttl_s": 100, "huawei_ecs_agency": False, "aliyun_ecs_roles": ["r2"],
+                       "aliyun_roles": {"acs:ram::1:role/x": {"external_id": None, "max_duration": 7200}},
+                       "huawei_agencies": [{"domain_name": "d2", "agency_name": "a2"}]}, f)
         proc, p2 = start_mock(STATE["tmp"], "second", ["--config", cfg])
         try:
             self.assertIsNone(p2["https"])
@@ -1390,6 +1394,16 @@ class TestControlAndTransport(MockTestCase):
                 self.assertEqual(ali_rpc("DescribeInstances", {}, ak="LTAIextra", secret="extrasecret")[0], 200)
                 self.assertEqual(ali_rpc("DescribeInstances", {})[0], 200)
                 self.assertEqual(hw("show", "x-1", token="extra-static")[0], 200)
+                cfgnow = ctl("GET", "config")
+                self.assertEqual((cfgnow["temp_ttl_s"], cfgnow["huawei_ecs_agency"]), (100, False))
+                st, _, b = assume_rpc(assume_params(role="acs:ram::1:role/x", DurationSeconds=7200))
+                self.assertEqual(st, 200, b)
+                self.assertAlmostEqual(parse_s(b["Credentials"]["Expiration"]), time.time() + 100, delta=3)
+                self.assertEqual(assume_rpc(assume_params())[0], 200)          # defaults kept
+                st, tok = ali_meta_token()
+                self.assertEqual(call("GET", ALI_META, {"X-aliyun-ecs-metadata-token": tok})[2], b"r2\n")
+                self.assertEqual(iam_assume(agency="a2", domain=("domain_name", "d2"))[0], 201)
+                self.assertEqual(hw_meta_creds()[0], 401)
             finally:
                 STATE["ports"] = saved
             proc.send_signal(signal.SIGTERM)
@@ -1400,6 +1414,430 @@ class TestControlAndTransport(MockTestCase):
                 proc.kill()
                 proc.wait()
             proc.stderr.close()
+
+
+# ---------------------------------------------------------------------------
+# 7. temporary-credential sources
+# ---------------------------------------------------------------------------
+
+STS_ROLE = "acs:ram::1234567890123456:role/gwresize-resizer"
+STS_EXT_ROLE = "acs:ram::1234567890123456:role/gwresize-external"
+ALI_META = "/latest/meta-data/ram/security-credentials/"
+ISO_S = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
+ISO_US = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"
+
+
+def parse_s(text):
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+def parse_us(text):
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+def ali_meta_token(ttl="21600"):
+    hd = {} if ttl is None else {"X-aliyun-ecs-metadata-token-ttl-seconds": ttl}
+    st, _, body = call("PUT", "/latest/api/token", hd)
+    return st, body.decode()
+
+
+def ali_meta_creds(token, role="gwresize-ecs-role"):
+    hd = {} if token is None else {"X-aliyun-ecs-metadata-token": token}
+    return jcall("GET", ALI_META + role, hd)
+
+
+def ali_meta_fresh():
+    """(AccessKeyId, AccessKeySecret, SecurityToken, Expiration) from the ECS metadata mock."""
+    st, tok = ali_meta_token()
+    assert st == 200
+    st, _, c = ali_meta_creds(tok)
+    assert st == 200, c
+    return c["AccessKeyId"], c["AccessKeySecret"], c["SecurityToken"], c["Expiration"]
+
+
+def hw_meta_creds(token=None):
+    hd = {} if token is None else {"X-Metadata-Token": token}
+    return jcall("GET", "/openstack/latest/securitykey", hd)
+
+
+def assume_rpc(params, ak=ALI_AK, secret=ALI_SK, sts_token=None, version="2015-04-01", tls=False):
+    """Like credentials-go: common parameters in the query, RoleArn & co. in a
+    form body, the signature over both."""
+    q = {"Action": "AssumeRole", "Version": version, "Format": "JSON", "AccessKeyId": ak,
+         "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0",
+         "SignatureNonce": uuid.uuid4().hex, "Timestamp": now_ali()}
+    if sts_token is not None:
+        q["SecurityToken"] = sts_token
+    form = {k: str(v) for k, v in params.items()}
+    allp = dict(q)
+    allp.update(form)
+    canon = "&".join("%s=%s" % (enc(k), enc(allp[k])) for k in sorted(allp))
+    sig = base64.b64encode(hmac.new((secret + "&").encode(), ("POST&%2F&" + enc(canon)).encode(),
+                                    hashlib.sha1).digest()).decode()
+    qs = "&".join("%s=%s" % (enc(k), enc(v)) for k, v in q.items()) + "&Signature=" + enc(sig)
+    body = "&".join("%s=%s" % (enc(k), enc(v)) for k, v in form.items()).encode()
+    return jcall("POST", "/?" + qs, {"Content-Type": "application/x-www-form-urlencoded"}, body,
+                 tls=tls)
+
+
+def assume_params(role=STS_ROLE, session="gwresize-test", **extra):
+    p = {"RoleArn": role, "RoleSessionName": session}
+    p.update(extra)
+    return p
+
+
+IAM_AR_PATH = "/v3.0/OS-CREDENTIAL/securitytokens"
+
+
+def iam_assume(auth="static", agency="gwresize_agency", domain=("domain_name", "otherdomain"),
+               duration=None, raw=None, method="POST", tamper=False):
+    ar = {"agency_name": agency, domain[0]: domain[1]}
+    if duration is not None:
+        ar["duration_seconds"] = duration
+    body = raw if raw is not None else json.dumps(
+        {"auth": {"identity": {"methods": ["assume_role"], "assume_role": ar}}}).encode()
+    hd = {"Content-Type": "application/json;charset=utf8"}
+    if auth == "static":
+        hd["X-Auth-Token"] = "hw-static-token-0001"
+    elif isinstance(auth, str) and auth.startswith("tok:"):
+        hd["X-Auth-Token"] = auth[4:]
+    elif isinstance(auth, tuple):      # (ak, sk)
+        hd = hw_sign(method, IAM_AR_PATH, "", {"Host": hosthdr(), "Content-Type": hd["Content-Type"],
+                                               "X-Sdk-Date": now_hw()}, body, auth[0], auth[1], tamper)
+    return jcall(method, IAM_AR_PATH, hd, body)
+
+
+class TestCredentialSources(MockTestCase):
+    def assertAliErr(self, res, status, code):
+        st, h, b = res
+        self.assertEqual((st, b.get("Code") if isinstance(b, dict) else b), (status, code), b)
+        self.assertEqual(h.get("x-acs-request-id"), b["RequestId"])
+
+    def assertHwErr(self, res, status, code):
+        st, _, b = res
+        self.assertEqual((st, b.get("error_code") if isinstance(b, dict) else b), (status, code), b)
+
+    def test_aliyun_metadata_hardened(self):
+        for ttl in (None, "0", "21601", "abc", "-5"):
+            self.assertEqual(ali_meta_token(ttl)[0], 400, ttl)
+        self.assertEqual(call("GET", "/latest/api/token")[0], 405)
+        st, tok = ali_meta_token("21600")
+        self.assertEqual(st, 200)
+        self.assertGreaterEqual(len(tok), 20)
+        for bad in (None, "", "not-a-token"):
+            st, h, b = call("GET", ALI_META + "gwresize-ecs-role",
+                            {} if bad is None else {"X-aliyun-ecs-metadata-token": bad})
+            self.assertEqual(st, 401, bad)
+            self.assertTrue(h["content-type"].startswith("text/plain"))
+        st, h, b = call("GET", ALI_META, {"X-aliyun-ecs-metadata-token": tok})
+        self.assertEqual((st, b), (200, b"gwresize-ecs-role\n"))
+        self.assertEqual(ali_meta_creds(tok, "other-role")[0], 404)
+        t0 = time.time()
+        creds = []
+        for _ in range(2):
+            st, h, c = ali_meta_creds(tok)
+            self.assertEqual(st, 200)
+            self.assertEqual(h["content-type"], "application/json")
+            self.assertEqual(set(c), {"AccessKeyId", "AccessKeySecret", "Expiration", "SecurityToken",
+                                      "LastUpdated", "Code"})
+            self.assertEqual(c["Code"], "Success")
+            self.assertTrue(c["AccessKeyId"].startswith("STS."))
+            self.assertRegex(c["Expiration"], ISO_S)
+            self.assertRegex(c["LastUpdated"], ISO_S)
+            self.assertAlmostEqual(parse_s(c["Expiration"]), t0 + 3600, delta=3)
+            creds.append(c)
+        a, b = creds
+        self.assertNotEqual(a["AccessKeyId"], b["AccessKeyId"])
+        # both stay valid, on both signature styles
+        self.assertEqual(ali_rpc("DescribeInstances", {}, ak=a["AccessKeyId"], secret=a["AccessKeySecret"],
+                                 sts_token=a["SecurityToken"])[0], 200)
+        self.assertEqual(ali_v3("DescribeInstances", {}, ak=b["AccessKeyId"], secret=b["AccessKeySecret"],
+                                sts_token=b["SecurityToken"])[0], 200)
+        self.assertEqual(ali_v3("DescribeInstances", {}, ak=a["AccessKeyId"], secret=a["AccessKeySecret"],
+                                sts_token=a["SecurityToken"], tls=True)[0], 200)
+        self.assertAliErr(ali_rpc("DescribeInstances", {}, ak=a["AccessKeyId"], secret=a["AccessKeySecret"],
+                                  sts_token=b["SecurityToken"]), 400, "InvalidSecurityToken.Mismatch")
+        self.assertAliErr(ali_v3("DescribeInstances", {}, ak=a["AccessKeyId"], secret=a["AccessKeySecret"]),
+                          400, "InvalidSecurityToken.Malformed")
+        self.assertAliErr(ali_rpc("DescribeInstances", {}, ak=a["AccessKeyId"], secret="wrong",
+                                  sts_token=a["SecurityToken"]), 400, "SignatureDoesNotMatch")
+        log = ctl("GET", "requests", query="provider=aliyun_metadata")
+        self.assertEqual([r["action"] for r in log], ["api_token"] * 7 + ["ram_credentials"] * 7)
+        self.assertTrue(all(r["ak"] is None for r in log))
+        ali = ctl("GET", "requests", query="provider=aliyun")
+        self.assertEqual([r["ak"] for r in ali[:3]], [a["AccessKeyId"], b["AccessKeyId"], a["AccessKeyId"]])
+        self.assertEqual(len(ctl("GET", "requests", query="ak=" + quote(a["AccessKeyId"]))), 5)
+        self.assertEqual(ctl("GET", "credentials"),
+                         {"issued": {"aliyun_metadata": 2, "huawei_metadata": 0, "sts": 0, "iam": 0},
+                          "valid": 2})
+
+    def test_huawei_metadata(self):
+        t0 = time.time()
+        st, h, b = hw_meta_creds()                      # plain GET, no metadata token
+        self.assertEqual((st, h["content-type"]), (200, "application/json"))
+        c = b["credential"]
+        self.assertEqual(set(c), {"access", "secret", "securitytoken", "expires_at"})
+        self.assertRegex(c["expires_at"], ISO_US)
+        self.assertAlmostEqual(parse_us(c["expires_at"]), t0 + 3600, delta=3)
+        self.assertRegex(c["access"], r"^[A-Z0-9]{20}$")
+        # the optional metadata token of the SDKs (PUT, then X-Metadata-Token)
+        self.assertEqual(call("PUT", "/meta-data/latest/api/token")[0], 400)
+        st, _, tok = call("PUT", "/meta-data/latest/api/token", {"X-Metadata-Token-Ttl-Seconds": "21600"})
+        self.assertEqual(st, 200)
+        st, _, b2 = hw_meta_creds(tok.decode())
+        self.assertEqual(st, 200)
+        self.assertNotEqual(b2["credential"]["access"], c["access"])
+        st, _, body = call("GET", "/openstack/latest/securitykey", {"X-Metadata-Token": "bogus"})
+        self.assertEqual(st, 401)
+        self.assertNotIn(b"Please configure Cloud Service Agency first", body)
+        # on APIG with X-Security-Token
+        ok = hw("show", "hm-1", aksk=(c["access"], c["secret"]), extra={"X-Security-Token": c["securitytoken"]})
+        self.assertEqual(ok[0], 200)
+        self.assertHwErr(hw("show", "hm-1", aksk=(c["access"], c["secret"]),
+                            extra={"X-Security-Token": b2["credential"]["securitytoken"]}), 401, "APIGW.0301")
+        self.assertHwErr(hw("show", "hm-1", aksk=(c["access"], c["secret"])), 401, "APIGW.0301")
+        self.assertHwErr(hw("resize", "hm-1", spec="PROFESSIONAL", aksk=(c["access"], c["secret"]), tamper=True,
+                            extra={"X-Security-Token": c["securitytoken"]}), 401, "APIGW.0301")
+        recs = ctl("GET", "requests", query="provider=huawei")
+        self.assertEqual([r["ak"] for r in recs], [c["access"]] * 4)
+        self.assertEqual(hw("show", "hm-1", token="hw-static-token-0001")[0], 200)
+        self.assertIsNone(ctl("GET", "requests", query="provider=huawei")[-1]["ak"])
+        # no agency on the ECS: 401 with the text the SDKs look for
+        self.assertFalse(ctl("POST", "config", {"huawei_ecs_agency": False})["huawei_ecs_agency"])
+        st, h, body = call("GET", "/openstack/latest/securitykey")
+        self.assertEqual(st, 401)
+        self.assertIn(b"Please configure Cloud Service Agency first", body)
+        self.assertEqual(ctl("GET", "requests")[-1]["code"], "AgencyNotConfigured")
+        self.assertEqual(ctl("GET", "credentials")["issued"]["huawei_metadata"], 2)
+        ctl("POST", "reset")
+        self.assertTrue(ctl("GET", "config")["huawei_ecs_agency"])
+        self.assertEqual(hw_meta_creds(tok.decode())[0], 401)     # reset forgot the metadata token
+        self.assertEqual(hw_meta_creds()[0], 200)
+
+    def test_sts_assume_role_signatures_and_callers(self):
+        t0 = time.time()
+        st, h, b = assume_rpc(assume_params())
+        self.assertEqual(st, 200, b)
+        self.assertEqual(set(b), {"RequestId", "AssumedRoleUser", "Credentials"})
+        self.assertEqual(h["x-acs-request-id"], b["RequestId"])
+        self.assertEqual(b["AssumedRoleUser"]["Arn"], STS_ROLE + "/gwresize-test")
+        self.assertRegex(b["AssumedRoleUser"]["AssumedRoleId"], r"^\d+:gwresize-test$")
+        cr = b["Credentials"]
+        self.assertEqual(set(cr), {"AccessKeyId", "AccessKeySecret", "SecurityToken", "Expiration"})
+        self.assertTrue(cr["AccessKeyId"].startswith("STS."))
+        self.assertRegex(cr["Expiration"], ISO_S)
+        self.assertAlmostEqual(parse_s(cr["Expiration"]), t0 + 3600, delta=3)
+        # ACS3, permanent key, parameters in the query
+        st, _, b3 = ali_v3("AssumeRole", assume_params(DurationSeconds=900), version="2015-04-01")
+        self.assertEqual(st, 200, b3)
+        self.assertAlmostEqual(parse_s(b3["Credentials"]["Expiration"]), t0 + 900, delta=3)
+        # temporary callers: from the metadata service (RPC) and from STS itself (ACS3)
+        mak, msk, mtok, _ = ali_meta_fresh()
+        st, _, b4 = assume_rpc(assume_params(session="from.meta@x"), ak=mak, secret=msk, sts_token=mtok)
+        self.assertEqual(st, 200, b4)
+        st, _, b5 = ali_v3("AssumeRole", assume_params(session="chain"), version="2015-04-01",
+                           ak=cr["AccessKeyId"], secret=cr["AccessKeySecret"], sts_token=cr["SecurityToken"])
+        self.assertEqual(st, 200, b5)
+        self.assertAliErr(assume_rpc(assume_params(), ak=mak, secret=msk, sts_token=cr["SecurityToken"]),
+                          400, "InvalidSecurityToken.Mismatch")
+        self.assertAliErr(ali_v3("AssumeRole", assume_params(), version="2015-04-01", tamper=True),
+                          400, "SignatureDoesNotMatch")
+        self.assertAliErr(assume_rpc(assume_params(), secret="nope"), 400, "SignatureDoesNotMatch")
+        # issued STS credentials work on the gateway, both styles
+        for creds in (cr, b5["Credentials"]):
+            self.assertEqual(ali_rpc("DescribeInstances", {}, ak=creds["AccessKeyId"],
+                                     secret=creds["AccessKeySecret"], sts_token=creds["SecurityToken"])[0], 200)
+            self.assertEqual(ali_v3("DescribeInstances", {}, ak=creds["AccessKeyId"],
+                                    secret=creds["AccessKeySecret"], sts_token=creds["SecurityToken"])[0], 200)
+        log = ctl("GET", "requests", query="provider=sts")
+        self.assertEqual({r["action"] for r in log}, {"AssumeRole"})
+        self.assertEqual([(r["auth"], r["ak"], r["status"]) for r in log[:4]],
+                         [("rpc", ALI_AK, 200), ("acs3", ALI_AK, 200), ("rpc", mak, 200),
+                          ("acs3", cr["AccessKeyId"], 200)])
+        self.assertEqual(ctl("GET", "credentials")["issued"], {"aliyun_metadata": 1, "huawei_metadata": 0,
+                                                               "sts": 4, "iam": 0})
+        self.assertEqual(ctl("GET", "stats")["by_provider"]["sts"], 7)
+
+    def test_sts_assume_role_errors(self):
+        cases = [
+            (assume_params(role=""), 400, "InvalidParameter.RoleArn"),
+            ({"RoleSessionName": "abc"}, 400, "InvalidParameter.RoleArn"),
+            (assume_params(role="acs:ram::1234567890123456:user/bob"), 400, "InvalidParameter.RoleArn"),
+            (assume_params(role="acs:ram::1234567890123456:role/nope"), 404, "EntityNotExist.Role"),
+            (assume_params(session="a"), 400, "InvalidParameter.RoleSessionName"),
+            (assume_params(session="bad name"), 400, "InvalidParameter.RoleSessionName"),
+            (assume_params(session="x" * 65), 400, "InvalidParameter.RoleSessionName"),
+            ({"RoleArn": STS_ROLE}, 400, "InvalidParameter.RoleSessionName"),
+            (assume_params(DurationSeconds=899), 400, "InvalidParameter.DurationSeconds"),
+            (assume_params(DurationSeconds=3601), 400, "InvalidParameter.DurationSeconds"),
+            (assume_params(DurationSeconds="1h"), 400, "InvalidParameter.DurationSeconds"),
+            (assume_params(Policy="not json"), 400, "InvalidParameter.PolicyGrammar"),
+            (assume_params(Policy="{" + " " * 1100 + "}"), 400, "InvalidParameter.PolicySize"),
+            (assume_params(role=STS_EXT_ROLE), 403, "NoPermission"),
+            (assume_params(role=STS_EXT_ROLE, ExternalId="ext-9999"), 403, "NoPermission"),
+        ]
+        for params, status, code in cases:
+            self.assertAliErr(assume_rpc(params), status, code)
+        self.assertEqual(assume_rpc(assume_params(session="x" * 64, DurationSeconds=3600,
+                                                  Policy='{"Statement":[],"Version":"1"}'))[0], 200)
+        self.assertEqual(assume_rpc(assume_params(role=STS_EXT_ROLE, ExternalId="ext-0001"))[0], 200)
+        self.assertAliErr(assume_rpc(assume_params(), version="2016-07-14"), 400, "InvalidVersion")
+        self.assertAliErr(ali_rpc("DescribeInstances", {}, version="2015-04-01"), 400, "InvalidVersion")
+        self.assertAliErr(assume_rpc(assume_params(), ak="LTAInope"), 404, "InvalidAccessKeyId.NotFound")
+        self.assertEqual(ctl("GET", "credentials")["issued"]["sts"], 2)
+
+    def test_iam_assume_role(self):
+        t0 = time.time()
+        st, h, b = iam_assume("static")
+        self.assertEqual(st, 201, b)
+        self.assertTrue(h["content-type"].startswith("application/json"))
+        c = b["credential"]
+        self.assertEqual(set(c), {"access", "secret", "securitytoken", "expires_at"})
+        self.assertRegex(c["expires_at"], ISO_US)
+        self.assertAlmostEqual(parse_us(c["expires_at"]), t0 + 900, delta=3)    # default 15 min
+        st, th, _ = iam_token()
+        self.assertEqual(iam_assume("tok:" + th["x-subject-token"], duration=3600)[0], 201)
+        st, _, b2 = iam_assume((HW_AK, HW_SK), domain=("domain_id", hashlib.md5(b"otherdomain").hexdigest()),
+                               duration=86400)
+        self.assertEqual(st, 201, b2)
+        self.assertAlmostEqual(parse_us(b2["credential"]["expires_at"]), t0 + 3600, delta=3)  # temp_ttl_s
+        # the credentials work on APIG
+        self.assertEqual(hw("show", "ar-1", aksk=(c["access"], c["secret"]),
+                            extra={"X-Security-Token": c["securitytoken"]})[0], 200)
+        # errors
+        st, _, e = iam_assume("static", agency="nope")
+        self.assertEqual((st, e), (403, {"error": {"code": "IAM.0003", "message": e["error"]["message"],
+                                                    "title": "Forbidden"}}))
+        self.assertEqual(iam_assume("static", domain=("domain_name", "testdomain"))[0], 403)
+        for raw in (b"{", b"{}", b'{"auth":{"identity":{"methods":["assume_role"]}}}',
+                    b'{"auth":{"identity":{"methods":["token"],"assume_role":{"agency_name":"gwresize_agency",'
+                    b'"domain_name":"otherdomain"}}}}',
+                    b'{"auth":{"identity":{"methods":["assume_role"],"assume_role":{"domain_name":"otherdomain"}}}}'):
+            self.assertEqual(iam_assume("static", raw=raw)[0], 400, raw)
+        for d in (899, 86401, "900", True):
+            self.assertEqual(iam_assume("static", duration=d)[0], 400, d)
+        st, _, e = iam_assume(None)
+        self.assertEqual((st, e["error"]["code"], e["error"]["title"]), (401, 401, "Unauthorized"))
+        self.assertEqual(iam_assume("tok:garbage")[0], 401)
+        self.assertHwErr(iam_assume((HW_AK, HW_SK), tamper=True), 401, "APIGW.0301")
+        self.assertHwErr(iam_assume((c["access"], c["secret"])), 401, "APIGW.0301")   # permanent AKs only
+        ctl("POST", "revoke_tokens")
+        self.assertEqual(iam_assume("tok:" + th["x-subject-token"])[0], 401)
+        self.assertEqual(iam_assume("static", method="GET")[0], 405)
+        log = ctl("GET", "requests", query="provider=iam&action=assume_role")
+        self.assertEqual([(r["auth"], r["ak"], r["status"]) for r in log[:3]],
+                         [("token", None, 201), ("token", None, 201), ("aksk", HW_AK, 201)])
+        self.assertEqual(log[3]["code"], "IAM.0003")
+        self.assertEqual(ctl("GET", "credentials")["issued"]["iam"], 3)
+
+    def test_expiry_reset_and_counters(self):
+        ctl("POST", "config", {"temp_ttl_s": 1.2})
+        st, stok = ali_meta_token("1")
+        self.assertEqual(st, 200)
+        t0 = time.time()
+        st, _, a = ali_meta_creds(stok)
+        self.assertEqual(st, 200)
+        st, _, b = assume_rpc(assume_params())
+        b = b["Credentials"]
+        c = hw_meta_creds()[2]["credential"]
+        d = iam_assume("static")[2]["credential"]
+        # Alibaba: whole seconds, rounded down; Huawei: microseconds
+        for exp in (a["Expiration"], b["Expiration"]):
+            e = parse_s(exp)
+            self.assertTrue(t0 - 1 < e <= t0 + 1.2 + 0.5, (exp, t0))
+        for exp in (c["expires_at"], d["expires_at"]):
+            self.assertAlmostEqual(parse_us(exp), t0 + 1.2, delta=0.3)
+        # valid until the stated expiry ...
+        if parse_s(a["Expiration"]) > time.time() + 0.1:
+            self.assertEqual(ali_v3("DescribeInstances", {}, ak=a["AccessKeyId"], secret=a["AccessKeySecret"],
+                                    sts_token=a["SecurityToken"])[0], 200)
+        self.assertEqual(hw("show", "ex-1", aksk=(c["access"], c["secret"]),
+                            extra={"X-Security-Token": c["securitytoken"]})[0], 200)
+        self.assertGreaterEqual(ctl("GET", "credentials")["valid"], 2)
+        # ... and not after
+        last = max(parse_s(a["Expiration"]), parse_s(b["Expiration"]), parse_us(c["expires_at"]),
+                   parse_us(d["expires_at"]), t0 + 1.0)
+        time.sleep(max(0.0, last - time.time()) + 0.05)
+        self.assertAliErr(ali_rpc("DescribeInstances", {}, ak=a["AccessKeyId"], secret=a["AccessKeySecret"],
+                                  sts_token=a["SecurityToken"]), 400, "InvalidSecurityToken.Expired")
+        self.assertAliErr(ali_v3("DescribeInstances", {}, ak=b["AccessKeyId"], secret=b["AccessKeySecret"],
+                                 sts_token=b["SecurityToken"]), 400, "InvalidSecurityToken.Expired")
+        self.assertAliErr(assume_rpc(assume_params(), ak=b["AccessKeyId"], secret=b["AccessKeySecret"],
+                                     sts_token=b["SecurityToken"]), 400, "InvalidSecurityToken.Expired")
+        self.assertAliErr(ali_v3("DescribeInstances", {}, ak=b["AccessKeyId"], secret=b["AccessKeySecret"],
+                                 sts_token=a["SecurityToken"]), 400, "InvalidSecurityToken.Mismatch")
+        for x in (c, d):
+            st, _, e = hw("show", "ex-1", aksk=(x["access"], x["secret"]),
+                          extra={"X-Security-Token": x["securitytoken"]})
+            self.assertEqual((st, e["error_code"]), (401, "APIGW.0301"))
+            self.assertIn("expired", e["error_msg"])
+        self.assertEqual(ali_meta_creds(stok)[0], 401)        # the 1 s session token is gone too
+        self.assertEqual(ctl("GET", "credentials"),
+                         {"issued": {"aliyun_metadata": 1, "huawei_metadata": 1, "sts": 1, "iam": 1},
+                          "valid": 0})
+        # expire_credentials
+        self.assertEqual(ctl("POST", "config", {"temp_ttl_s": 3600})["temp_ttl_s"], 3600)
+        e1 = assume_rpc(assume_params())[2]["Credentials"]
+        e2 = iam_assume("static")[2]["credential"]
+        self.assertEqual(ctl("GET", "credentials")["valid"], 2)
+        self.assertEqual(ctl("POST", "expire_credentials"), {"expired": 2})
+        self.assertEqual(ctl("POST", "expire_credentials"), {"expired": 0})
+        self.assertAliErr(ali_rpc("DescribeInstances", {}, ak=e1["AccessKeyId"], secret=e1["AccessKeySecret"],
+                                  sts_token=e1["SecurityToken"]), 400, "InvalidSecurityToken.Expired")
+        self.assertHwErr(hw("show", "ex-1", aksk=(e2["access"], e2["secret"]),
+                            extra={"X-Security-Token": e2["securitytoken"]}), 401, "APIGW.0301")
+        # reset forgets issued credentials, session tokens and counters, restores temp_ttl_s
+        st, stok = ali_meta_token("600")
+        ok = ali_meta_fresh()
+        ctl("POST", "config", {"temp_ttl_s": 5})
+        ctl("POST", "reset")
+        self.assertEqual(ctl("GET", "config")["temp_ttl_s"], 3600)
+        self.assertEqual(ctl("GET", "credentials"),
+                         {"issued": {"aliyun_metadata": 0, "huawei_metadata": 0, "sts": 0, "iam": 0},
+                          "valid": 0})
+        self.assertEqual(ali_meta_creds(stok)[0], 401)
+        self.assertAliErr(ali_rpc("DescribeInstances", {}, ak=ok[0], secret=ok[1], sts_token=ok[2]),
+                          404, "InvalidAccessKeyId.NotFound")
+
+    def test_faults_on_new_providers(self):
+        faults({"provider": "aliyun_metadata", "action": "api_token", "kind": "status"})
+        st, h, body = call("PUT", "/latest/api/token", {"X-aliyun-ecs-metadata-token-ttl-seconds": "60"})
+        self.assertEqual((st, body), (500, b"Internal Server Error"))
+        self.assertTrue(h["content-type"].startswith("text/plain"))
+        r = ctl("GET", "requests")[-1]
+        self.assertEqual((r["provider"], r["action"], r["fault"], r["code"]),
+                         ("aliyun_metadata", "api_token", "status", "InternalError"))
+        self.assertEqual(ali_meta_token("60")[0], 200)              # count 1: used up
+        faults({"provider": "huawei_metadata", "kind": "malformed"})
+        st, _, body = call("GET", "/openstack/latest/securitykey")
+        self.assertEqual((st, body), (200, b'{"RequestId": "abc", broken'))
+        faults({"provider": "sts", "kind": "throttle"})
+        self.assertEqual(ali_rpc("DescribeInstances", {})[0], 200)  # not an sts call
+        self.assertAliErr(assume_rpc(assume_params()), 400, "Throttling.User")
+        faults({"provider": "iam", "action": "assume_role", "kind": "status", "status": 503})
+        self.assertEqual(iam_token()[0], 201)
+        self.assertHwErr(iam_assume("static"), 503, "APIG.9999")
+        faults({"provider": "any", "kind": "expire_token"})
+        st, _, body = call("GET", "/openstack/latest/securitykey")
+        self.assertEqual((st, body), (401, b"Unauthorized"))
+        faults({"provider": "aliyun_metadata", "kind": "status", "status": 429, "retry_after": 2})
+        st, h, _ = call("PUT", "/latest/api/token", {"X-aliyun-ecs-metadata-token-ttl-seconds": "60"})
+        self.assertEqual((st, h.get("retry-after")), (429, "2"))
+        faults({"provider": "aliyun_metadata", "kind": "drop"})
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+            call("PUT", "/latest/api/token", {"X-aliyun-ecs-metadata-token-ttl-seconds": "60"})
+        faults({"provider": "huawei_metadata", "kind": "nul"},
+               {"provider": "aliyun_metadata", "kind": "huge_fields", "bytes": 10},
+               {"provider": "sts", "kind": "oversized", "bytes": 100})
+        self.assertEqual(call("GET", "/openstack/latest/securitykey")[0], 400)
+        self.assertEqual(call("PUT", "/latest/api/token")[0], 400)
+        st, _, b = assume_rpc(assume_params())
+        self.assertEqual((st, len(b["Padding"])), (200, 100))
+        self.assertIn("Credentials", b)
+        st, _, e = jcall("POST", "/_mock/faults", {"Content-Type": "application/json"},
+                         json.dumps({"provider": "metadata", "kind": "drop"}).encode())
+        self.assertEqual(st, 400)
+        self.assertEqual(ctl("GET", "stats")["by_provider"]["aliyun_metadata"], 5)
 
 
 if __name__ == "__main__":

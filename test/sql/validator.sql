@@ -55,6 +55,59 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (region 'x');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (access_key_id 'a', access_key_secret E'b\nc');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (user_name 'u', password 'p');
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (auth_token 't', security_token 's');
+-- credential sources: exactly one base, and what may assume a role on top
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ram_role_name 'r', access_key_id 'a', access_key_secret 'b');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ram_role_name 'r', ecs_agency 'true');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ram_role_name 'r', security_token 't');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (role_arn 'acs:ram::1:role/x');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ram_role_name 'r', role_session_name 'sess');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ram_role_name 'r', external_id 'ext-1');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ram_role_name 'r', duration_seconds '900');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ram_role_name 'r', role_arn 'acs:ram::1:role/x', duration_seconds '899');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ram_role_name 'r', role_arn 'acs:ram::1:role/x', duration_seconds '3600.5');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ram_role_name 'r/../x');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ram_role_name 'r', role_arn 'arn:aws:iam::1:role/x');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ram_role_name 'r', role_arn 'acs:ram::1:role/x', role_session_name 'a b');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ram_role_name 'r', role_arn 'acs:ram::1:role/x', agency_name 'a', agency_domain_name 'd');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (auth_token 't', role_arn 'acs:ram::1:role/x');
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (ecs_agency 'false');
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (ecs_agency 'true', agency_name 'a');
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (access_key_id 'a', access_key_secret 'b', agency_name 'a', agency_domain_name 'd');
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (user_name 'u', password 'p', domain_name 'd', agency_name 'a', agency_domain_name 'd', duration_seconds '86401');
+-- each good combination
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ram_role_name 'gwresize-ecs-role');
+ALTER USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ADD role_arn 'acs:ram::1234567890123456:role/resizer', ADD role_session_name 'gw@db1', ADD external_id 'ext-0001', ADD duration_seconds '3600');
+DROP USER MAPPING FOR CURRENT_USER SERVER ali_default;
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (access_key_id 'a', access_key_secret 'b', role_arn 'acs:ram::1234567890123456:role/resizer');
+DROP USER MAPPING FOR CURRENT_USER SERVER ali_default;
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (ecs_agency 'true', agency_domain_name 'other', agency_name 'resizer', duration_seconds '86400');
+DROP USER MAPPING FOR CURRENT_USER SERVER hw_default;
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (access_key 'a', secret_key 'b', agency_domain_name 'other', agency_name 'resizer');
+DROP USER MAPPING FOR CURRENT_USER SERVER hw_default;
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (auth_token 't', agency_domain_name 'other', agency_name 'resizer');
+DROP USER MAPPING FOR CURRENT_USER SERVER hw_default;
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (user_name 'u', password 'p', domain_name 'd', agency_domain_name 'other', agency_name 'resizer');
+DROP USER MAPPING FOR CURRENT_USER SERVER hw_default;
+-- a source for the other provider is caught at call time
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (ram_role_name 'r');
+SELECT try($$SELECT gw_resize('i1', 'PROFESSIONAL', server => 'hw_default', dry_run => true)$$);
+DROP USER MAPPING FOR CURRENT_USER SERVER hw_default;
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (ecs_agency 'true');
+SELECT try($$SELECT gw_modify_spec('i1', 'api.s1.small', server => 'ali_default', dry_run => true)$$);
+DROP USER MAPPING FOR CURRENT_USER SERVER ali_default;
+-- sts_endpoint is an aliyun server option, checked like every endpoint
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', sts_endpoint 'https://sts.example');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', sts_endpoint 'ftp://sts.example');
+-- the metadata services' URLs are superuser settings
+SET gwresize.aliyun_metadata_url = 'ftp://x';
+SET gwresize.huawei_metadata_url = 'http://a b';
+SHOW gwresize.aliyun_metadata_url;
+SHOW gwresize.huawei_metadata_url;
+CREATE ROLE gw_md_user;
+SET ROLE gw_md_user;
+SET gwresize.aliyun_metadata_url = 'http://127.0.0.1:9';
+RESET ROLE;
+DROP ROLE gw_md_user;
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali_default OPTIONS (access_key_id 'LTAIdefault', access_key_secret 'defaultSecret');
 -- a mapping for the wrong provider is caught at call time
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw_default OPTIONS (access_key_id 'a', access_key_secret 'b');

@@ -1,0 +1,462 @@
+/*-------------------------------------------------------------------------
+ *
+ * cred.c
+ *	  The worker's credentials: what each call is signed with.  A mapping
+ *	  with an access key or a token signs with those.  Any other source (an
+ *	  IAM user's password, the VM's RAM role or agency, a role or agency to
+ *	  assume) is run through its provider's steps by one job, and what they
+ *	  give is kept in the worker's memory only, per server and role, until
+ *	  shortly before it expires: one refresh per expiry (with jitter), not
+ *	  one per call, and calls keep signing with the old set while the new
+ *	  one is fetched.  An answer that says the credentials are no longer
+ *	  valid makes the job refresh them once.
+ *
+ * Copyright (c) 2026, gwresize developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "common/pg_prng.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "job.h"
+
+#define WAIT_FOR_FETCH_MS	20	/* another job is fetching: look again */
+#define FAILURE_KEPT_MS		2000	/* calls waiting meanwhile fail alike */
+#define MIN_LIFETIME_US		(1 * USECS_PER_SEC)
+#define MAX_LIFETIME_US		(24 * 3600 * USECS_PER_SEC)
+#define UNKNOWN_LIFETIME_US (3600 * USECS_PER_SEC)
+
+static GwCredEntry *entries = NULL;
+
+/* a string kept in TopMemoryContext, or NULL */
+static char *
+keep(const char *s)
+{
+	return s ? MemoryContextStrdup(TopMemoryContext, s) : NULL;
+}
+
+static void
+wipe(char **s)
+{
+	if (*s)
+	{
+		explicit_bzero(*s, strlen(*s));
+		pfree(*s);
+		*s = NULL;
+	}
+}
+
+/* zero what the job's steps obtained (not the mapping's own) */
+static void
+wipe_have(GwJob *job)
+{
+	GwCreds    *h = job->have;
+	const GwCreds *m = job->creds;
+
+	if (h == NULL)
+		return;
+	if (h->access_key && h->access_key != m->access_key)
+		explicit_bzero(h->access_key, strlen(h->access_key));
+	if (h->secret && h->secret != m->secret)
+		explicit_bzero(h->secret, strlen(h->secret));
+	if (h->security_token && h->security_token != m->security_token)
+		explicit_bzero(h->security_token, strlen(h->security_token));
+	if (h->auth_token && h->auth_token != m->auth_token)
+		explicit_bzero(h->auth_token, strlen(h->auth_token));
+	if (h->metadata_token)
+		explicit_bzero(h->metadata_token, strlen(h->metadata_token));
+	job->have = NULL;
+}
+
+/* zero and free what a kept set of credentials holds */
+static void
+forget(GwCredEntry *e)
+{
+	if (e->creds)
+	{
+		wipe(&e->creds->access_key);
+		wipe(&e->creds->secret);
+		wipe(&e->creds->security_token);
+		wipe(&e->creds->auth_token);
+		pfree(e->creds);
+		e->creds = NULL;
+	}
+	e->refresh_at = 0;
+	e->expires_at = 0;
+}
+
+/*
+ * fingerprint
+ *		A hash of everything the credentials depend on: the mapping's
+ *		options and the server's endpoints.  ALTER USER MAPPING or ALTER
+ *		SERVER gives a new one, so the next call obtains a new set.
+ */
+static uint32
+fingerprint(const GwServer *s, const GwCreds *c)
+{
+	StringInfoData b;
+	uint32		h;
+	const char *parts[] = {c->access_key, c->secret, c->security_token,
+		c->auth_token, c->user_name, c->password, c->domain_name,
+		c->ram_role_name, c->role_arn, c->role_session_name, c->external_id,
+		c->agency_domain_name, c->agency_name, s->endpoint, s->iam_endpoint,
+	s->sts_endpoint, s->project_id, s->region};
+	int			i;
+
+	initStringInfo(&b);
+	appendStringInfo(&b, "%d|%d|%d|%d|", (int) c->kind, (int) c->ecs_agency,
+					 c->duration_seconds, (int) s->rpc_signature);
+	for (i = 0; i < lengthof(parts); i++)
+		appendStringInfo(&b, "%s|", parts[i] ? parts[i] : "");
+	h = hash_bytes((const unsigned char *) b.data, b.len);
+	explicit_bzero(b.data, b.len);
+	pfree(b.data);
+	return h;
+}
+
+/* the job's entry: one per server and role, renewed when its options change */
+static GwCredEntry *
+entry_for(GwJob *job)
+{
+	GwCredEntry *e;
+
+	for (e = entries; e; e = e->next)
+		if (e->serverid == job->server->serverid && e->userid == job->call.userid)
+			break;
+	if (e == NULL)
+	{
+		e = MemoryContextAllocZero(TopMemoryContext, sizeof(GwCredEntry));
+		e->serverid = job->server->serverid;
+		e->userid = job->call.userid;
+		e->fingerprint = job->cred_fingerprint;
+		e->next = entries;
+		entries = e;
+	}
+	else if (e->fingerprint != job->cred_fingerprint)
+	{
+		/* the mapping or the server changed: start over */
+		forget(e);
+		e->fingerprint = job->cred_fingerprint;
+		e->fetching = false;
+		e->failed_at = 0;
+		e->generation++;
+	}
+	return e;
+}
+
+/*
+ * lifetime
+ *		When a set that expires at expires (the provider's text) is
+ *		refreshed, and when it is last used.  Refreshed a fifth of its life
+ *		before (at most 5 minutes) less up to a tenth (at most a minute) of
+ *		jitter, so that the workers of several clusters do not all go at
+ *		once; not used in its last tenth (at most 10 s).  Whatever a
+ *		provider claims, a set is kept at least 1 s (a credential that
+ *		claims to be expired is used, not fetched again for every call) and
+ *		at most 24 hours; unknown or unreadable: an hour.  No arithmetic
+ *		here can overflow.
+ */
+static void
+lifetime(GwCredEntry *e, const char *expires, TimestampTz now)
+{
+	TimestampTz t = 0;
+	int64		life;
+	int64		margin;
+	int64		jitter;
+
+	if (expires)
+	{
+		MemoryContext old = CurrentMemoryContext;
+
+		PG_TRY();
+		{
+			t = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+														CStringGetDatum(expires),
+														ObjectIdGetDatum(InvalidOid),
+														Int32GetDatum(-1)));
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(old);
+			FlushErrorState();
+			t = 0;
+		}
+		PG_END_TRY();
+	}
+	if (t == 0 || TIMESTAMP_NOT_FINITE(t))
+		life = UNKNOWN_LIFETIME_US;
+	else if (t <= now + MIN_LIFETIME_US)
+		life = MIN_LIFETIME_US;
+	else if (t >= now + MAX_LIFETIME_US)
+		life = MAX_LIFETIME_US;
+	else
+		life = t - now;
+
+	margin = Min(life / 5, 300 * USECS_PER_SEC);
+	jitter = (int64) (pg_prng_double(&pg_global_prng_state) *
+					  Min(life / 10, 60 * USECS_PER_SEC));
+	e->refresh_at = now + Max(life - margin - jitter, MIN_LIFETIME_US);
+	e->expires_at = Max(now + life - Min(life / 10, 10 * USECS_PER_SEC),
+						e->refresh_at);
+}
+
+/* does the job sign with something its provider's steps obtain? */
+static bool
+planned(GwJob *job)
+{
+	if (!job->cred_planned)
+	{
+		StringInfoData source;
+
+		initStringInfo(&source);
+		job->nsteps = gw_provider(job->call.provider)->cred_plan(job->creds,
+																 job->steps,
+																 &source);
+		Assert(job->nsteps <= GW_MAX_CRED_STEPS);
+		job->cred_source = source.data;
+		job->cred_fingerprint = fingerprint(job->server, job->creds);
+		job->cred_planned = true;
+	}
+	return job->nsteps > 0;
+}
+
+/* the job runs the steps now, starting from the mapping's credentials */
+static void
+start_fetch(GwJob *job, GwCredEntry *e)
+{
+	e->fetching = true;
+	job->cred_fetcher = true;
+	job->step = 0;
+	job->have = MemoryContextAlloc(job->cxt, sizeof(GwCreds));
+	*job->have = *job->creds;
+	job->cred_expires = NULL;
+	job->op_after_creds = job->op;
+	job->op = GW_OP_CREDENTIAL;
+}
+
+/*
+ * gw_cred_prepare
+ *		Before the job's next gateway request: what it is signed with, in
+ *		*signing.  Returns false when the job must wait (another job is
+ *		obtaining the credentials; next_at is set) or has failed (a fetch
+ *		for the same credentials just failed).  When the set must be
+ *		(re)fetched first, the job does it: its op becomes
+ *		GW_OP_CREDENTIAL, and the gateway request follows.
+ */
+bool
+gw_cred_prepare(GwJob *job, GwCreds **signing)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	GwCredEntry *e;
+
+	*signing = job->creds;
+	if (!planned(job))
+		return true;
+	e = entry_for(job);
+	if (e->creds && now < e->expires_at)
+	{
+		*signing = e->creds;
+		job->cred_generation = e->generation;
+		if (now >= e->refresh_at && !e->fetching)
+			start_fetch(job, e);	/* the others sign with these meanwhile */
+		return true;
+	}
+	if (e->fetching)
+	{
+		job->next_at = TimestampTzPlusMilliseconds(now, WAIT_FOR_FETCH_MS);
+		return false;
+	}
+	if (e->failed_at != 0 && now - e->failed_at < FAILURE_KEPT_MS * 1000)
+	{
+		memset(&job->out, 0, sizeof(GwOutcome));
+		job->out.verdict = GW_VERDICT_FAIL;
+		job->out.error_code = pstrdup(e->failed_code);
+		job->out.error_message = pstrdup(e->failed_message);
+		job->http_status = 0;
+		gw_job_finish(job, "failed");
+		return false;
+	}
+	start_fetch(job, e);
+	return true;
+}
+
+/* the request of the job's current step */
+GwHttpRequest *
+gw_cred_request(GwJob *job)
+{
+	return gw_provider(job->call.provider)->cred_request(job->server, job->creds,
+														 job->steps[job->step],
+														 job->have);
+}
+
+/*
+ * gw_cred_judge
+ *		Judge the answer to the job's current step into job->out; what a
+ *		good answer gives replaces job->have.
+ */
+void
+gw_cred_judge(GwJob *job, const GwHttpResponse *resp)
+{
+	GwCreds		got = *job->have;
+	char	   *expires = NULL;
+
+	gw_provider(job->call.provider)->cred_answer(resp, job->steps[job->step],
+												 &job->out, &got, &expires);
+	job->out.response_json = NULL;	/* it would hold credentials */
+	if (job->out.verdict == GW_VERDICT_OK)
+	{
+		*job->have = got;
+		if (expires)
+			job->cred_expires = expires;
+	}
+	else if (job->out.verdict == GW_VERDICT_REFRESH_TOKEN)
+		job->out.verdict = GW_VERDICT_FAIL;
+}
+
+/*
+ * gw_cred_step_done
+ *		A step succeeded: go on to the next, or keep what the last one gave
+ *		and send the job's own request.
+ */
+void
+gw_cred_step_done(GwJob *job)
+{
+	GwCredEntry *e = entry_for(job);
+	char	   *request_json = job->out.request_json;
+	TimestampTz now = GetCurrentTimestamp();
+
+	memset(&job->out, 0, sizeof(GwOutcome));
+	job->out.request_json = request_json;
+	job->next_at = now;
+	if (++job->step < job->nsteps)
+		return;
+
+	forget(e);
+	e->creds = MemoryContextAllocZero(TopMemoryContext, sizeof(GwCreds));
+	e->creds->kind = job->have->kind;
+	e->creds->access_key = keep(job->have->access_key);
+	e->creds->secret = keep(job->have->secret);
+	e->creds->security_token = keep(job->have->security_token);
+	e->creds->auth_token = keep(job->have->auth_token);
+	lifetime(e, job->cred_expires, now);
+	e->generation++;
+	e->fetches++;
+	e->failed_at = 0;
+	e->fetching = false;
+	job->cred_fetcher = false;
+	job->cred_generation = e->generation;
+	wipe_have(job);
+	job->op = job->op_after_creds;
+	ereport(DEBUG1,
+			(errmsg_internal("gwresize: credentials from %s obtained for server \"%s\" (set %d), refreshed in %lld ms",
+							 job->cred_source, job->server->name, e->fetches,
+							 (long long) ((e->refresh_at - now) / 1000))));
+}
+
+/*
+ * gw_cred_failed
+ *		A step failed for good: the call fails without being sent, and calls
+ *		waiting for the same credentials fail alike for a moment.  A
+ *		password's IAM token keeps its own codes (IAM.<code>); any other
+ *		source fails with AccessKeyUnavailable (SQLSTATE 28000), naming the
+ *		source.
+ */
+void
+gw_cred_failed(GwJob *job)
+{
+	GwCredEntry *e = entry_for(job);
+	const char *code = job->out.error_code ? job->out.error_code : "error";
+	const char *msg = job->out.error_message ? job->out.error_message : "no answer";
+
+	if (job->nsteps == 1 && job->steps[0] == GW_STEP_IAM_TOKEN)
+	{
+		job->out.error_code = psprintf("IAM.%s", code);
+		job->out.error_message = psprintf("IAM token request failed: %s", msg);
+	}
+	else
+	{
+		job->out.error_code = pstrdup("AccessKeyUnavailable");
+		job->out.error_message = psprintf("could not obtain credentials from %s: %s: %s",
+										  job->cred_source, code, msg);
+		/* the call was not sent: its status is not the source's */
+		job->http_status = 0;
+	}
+	job->out.verdict = GW_VERDICT_FAIL;
+	job->out.response_json = NULL;
+	job->out.job_id = NULL;
+	e->fetching = false;
+	job->cred_fetcher = false;
+	wipe_have(job);
+	e->failed_at = GetCurrentTimestamp();
+	if (e->failed_code)
+		pfree(e->failed_code);
+	if (e->failed_message)
+		pfree(e->failed_message);
+	e->failed_code = keep(job->out.error_code);
+	e->failed_message = keep(job->out.error_message);
+}
+
+/*
+ * gw_cred_refresh
+ *		The provider said the credentials are not (or no longer) valid.
+ *		When they were obtained and this job has not refreshed them yet,
+ *		drop them (unless another job already has) and return true: the
+ *		job goes again with a new set.
+ */
+bool
+gw_cred_refresh(GwJob *job)
+{
+	GwCredEntry *e;
+
+	if (!planned(job) || job->cred_refreshed)
+		return false;
+	job->cred_refreshed = true;
+	e = entry_for(job);
+	if (e->generation == job->cred_generation && !e->fetching)
+		forget(e);
+	job->next_at = GetCurrentTimestamp();
+	return true;
+}
+
+/* a job that is obtaining credentials ends: let another job do it */
+void
+gw_cred_release(GwJob *job)
+{
+	GwCredEntry *e;
+
+	if (!job->cred_fetcher)
+		return;
+	job->cred_fetcher = false;
+	wipe_have(job);
+	for (e = entries; e; e = e->next)
+		if (e->serverid == job->server->serverid && e->userid == job->call.userid)
+			e->fetching = false;
+}
+
+/*
+ * gw_cred_scrub
+ *		Mask in out every secret the job knows: the mapping's, the set it
+ *		signs with, and what its steps obtained so far.  Returns whether
+ *		the stored response changed.
+ */
+bool
+gw_cred_scrub(GwJob *job, GwOutcome *out)
+{
+	GwCredEntry *e = NULL;
+	bool		masked;
+
+	if (job->cred_planned && job->nsteps > 0)
+		for (e = entries; e; e = e->next)
+			if (e->serverid == job->server->serverid &&
+				e->userid == job->call.userid)
+				break;
+	masked = gw_scrub_outcome(out, job->creds, e ? e->creds : NULL);
+	if (job->have)
+		masked |= gw_scrub_outcome(out, job->have, NULL);
+	return masked;
+}
