@@ -73,21 +73,47 @@ wipe_have(GwJob *job)
 	job->have = NULL;
 }
 
-/* zero and free what a kept set of credentials holds */
+/* zero and free a kept set of credentials */
 static void
-forget(GwCredEntry *e)
+free_set(GwCreds **c)
+{
+	if (*c)
+	{
+		wipe(&(*c)->access_key);
+		wipe(&(*c)->secret);
+		wipe(&(*c)->security_token);
+		wipe(&(*c)->auth_token);
+		pfree(*c);
+		*c = NULL;
+	}
+}
+
+/*
+ * retire
+ *		The set in use is no longer used.  It is kept as the previous set
+ *		(the one before is freed) until the next one replaces it: answers
+ *		to requests it signed may still come, and what they echo is masked
+ *		with it.
+ */
+static void
+retire(GwCredEntry *e)
 {
 	if (e->creds)
 	{
-		wipe(&e->creds->access_key);
-		wipe(&e->creds->secret);
-		wipe(&e->creds->security_token);
-		wipe(&e->creds->auth_token);
-		pfree(e->creds);
+		free_set(&e->previous);
+		e->previous = e->creds;
 		e->creds = NULL;
 	}
 	e->refresh_at = 0;
 	e->expires_at = 0;
+}
+
+/* forget both sets: the mapping or server changed */
+static void
+forget(GwCredEntry *e)
+{
+	retire(e);
+	free_set(&e->previous);
 }
 
 /*
@@ -242,13 +268,13 @@ start_fetch(GwJob *job, GwCredEntry *e)
 /*
  * gw_cred_prepare
  *		Before the job's next gateway request: what it is signed with, in
- *		*signing.  Returns false when the job must wait (another job is
- *		obtaining the credentials; next_at is set) or has failed (a fetch
- *		for the same credentials just failed).  When the set must be
- *		(re)fetched first, the job does it: its op becomes
+ *		*signing (GW_CRED_READY).  GW_CRED_WAIT: another job is obtaining
+ *		the credentials, next_at is set.  GW_CRED_FAILED: a fetch of the
+ *		same credentials just failed, and the job's outcome says so.  When
+ *		the set must be (re)fetched first, the job does it: its op becomes
  *		GW_OP_CREDENTIAL, and the gateway request follows.
  */
-bool
+GwCredState
 gw_cred_prepare(GwJob *job, GwCreds **signing)
 {
 	TimestampTz now = GetCurrentTimestamp();
@@ -256,7 +282,7 @@ gw_cred_prepare(GwJob *job, GwCreds **signing)
 
 	*signing = job->creds;
 	if (!planned(job))
-		return true;
+		return GW_CRED_READY;
 	e = entry_for(job);
 	if (e->creds && now < e->expires_at)
 	{
@@ -264,12 +290,12 @@ gw_cred_prepare(GwJob *job, GwCreds **signing)
 		job->cred_generation = e->generation;
 		if (now >= e->refresh_at && !e->fetching)
 			start_fetch(job, e);	/* the others sign with these meanwhile */
-		return true;
+		return GW_CRED_READY;
 	}
 	if (e->fetching)
 	{
 		job->next_at = TimestampTzPlusMilliseconds(now, WAIT_FOR_FETCH_MS);
-		return false;
+		return GW_CRED_WAIT;
 	}
 	if (e->failed_at != 0 && now - e->failed_at < FAILURE_KEPT_MS * 1000)
 	{
@@ -277,12 +303,11 @@ gw_cred_prepare(GwJob *job, GwCreds **signing)
 		job->out.verdict = GW_VERDICT_FAIL;
 		job->out.error_code = pstrdup(e->failed_code);
 		job->out.error_message = pstrdup(e->failed_message);
-		job->http_status = 0;
-		gw_job_finish(job, "failed");
-		return false;
+		job->http_status = e->failed_http;
+		return GW_CRED_FAILED;
 	}
 	start_fetch(job, e);
-	return true;
+	return GW_CRED_READY;
 }
 
 /* the request of the job's current step */
@@ -336,7 +361,7 @@ gw_cred_step_done(GwJob *job)
 	if (++job->step < job->nsteps)
 		return;
 
-	forget(e);
+	retire(e);
 	e->creds = MemoryContextAllocZero(TopMemoryContext, sizeof(GwCreds));
 	e->creds->kind = job->have->kind;
 	e->creds->access_key = keep(job->have->access_key);
@@ -360,18 +385,41 @@ gw_cred_step_done(GwJob *job)
 
 /*
  * gw_cred_failed
- *		A step failed for good: the call fails without being sent, and calls
- *		waiting for the same credentials fail alike for a moment.  A
- *		password's IAM token keeps its own codes (IAM.<code>); any other
- *		source fails with AccessKeyUnavailable (SQLSTATE 28000), naming the
- *		source.
+ *		A step failed for good.  When it was a refresh and the set in use is
+ *		still good, that set is kept, the refresh is tried again later, the
+ *		job goes on with its request and false is returned.  Otherwise the
+ *		job's outcome says why (true): a password's IAM token keeps its own
+ *		codes (IAM.<code>); any other source gives AccessKeyUnavailable
+ *		(SQLSTATE 28000), naming the source.  Calls waiting for the same
+ *		credentials then fail alike for a moment.
  */
-void
+bool
 gw_cred_failed(GwJob *job)
 {
 	GwCredEntry *e = entry_for(job);
 	const char *code = job->out.error_code ? job->out.error_code : "error";
 	const char *msg = job->out.error_message ? job->out.error_message : "no answer";
+	TimestampTz now = GetCurrentTimestamp();
+
+	e->fetching = false;
+	job->cred_fetcher = false;
+	wipe_have(job);
+	if (e->creds && now < e->expires_at)
+	{
+		char	   *request_json = job->out.request_json;
+
+		ereport(LOG,
+				(errmsg("gwresize: could not refresh the credentials from %s for server \"%s\": %s: %s",
+						job->cred_source, job->server->name, code, msg),
+				 errdetail("The current ones are used until they expire, in %lld ms.",
+						   (long long) ((e->expires_at - now) / 1000))));
+		e->refresh_at = now + Min((e->expires_at - now) / 2, 30 * USECS_PER_SEC);
+		memset(&job->out, 0, sizeof(GwOutcome));
+		job->out.request_json = request_json;
+		job->op = job->op_after_creds;
+		job->next_at = now;
+		return false;
+	}
 
 	if (job->nsteps == 1 && job->steps[0] == GW_STEP_IAM_TOKEN)
 	{
@@ -389,16 +437,15 @@ gw_cred_failed(GwJob *job)
 	job->out.verdict = GW_VERDICT_FAIL;
 	job->out.response_json = NULL;
 	job->out.job_id = NULL;
-	e->fetching = false;
-	job->cred_fetcher = false;
-	wipe_have(job);
-	e->failed_at = GetCurrentTimestamp();
+	e->failed_at = now;
+	e->failed_http = job->http_status;
 	if (e->failed_code)
 		pfree(e->failed_code);
 	if (e->failed_message)
 		pfree(e->failed_message);
 	e->failed_code = keep(job->out.error_code);
 	e->failed_message = keep(job->out.error_message);
+	return true;
 }
 
 /*
@@ -418,7 +465,7 @@ gw_cred_refresh(GwJob *job)
 	job->cred_refreshed = true;
 	e = entry_for(job);
 	if (e->generation == job->cred_generation && !e->fetching)
-		forget(e);
+		retire(e);
 	job->next_at = GetCurrentTimestamp();
 	return true;
 }
@@ -440,8 +487,8 @@ gw_cred_release(GwJob *job)
 
 /*
  * gw_cred_scrub
- *		Mask in out every secret the job knows: the mapping's, the set it
- *		signs with, and what its steps obtained so far.  Returns whether
+ *		Mask in out every secret the job knows: the mapping's, the sets in
+ *		use and before, and what its steps obtained so far.  Returns whether
  *		the stored response changed.
  */
 bool
@@ -456,6 +503,8 @@ gw_cred_scrub(GwJob *job, GwOutcome *out)
 				e->userid == job->call.userid)
 				break;
 	masked = gw_scrub_outcome(out, job->creds, e ? e->creds : NULL);
+	if (e && e->previous)
+		masked |= gw_scrub_outcome(out, e->previous, NULL);
 	if (job->have)
 		masked |= gw_scrub_outcome(out, job->have, NULL);
 	return masked;

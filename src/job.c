@@ -51,6 +51,9 @@
 
 static GwRate *rates = NULL;
 
+static void judge_track(GwJob *job);
+static void cred_failure(GwJob *job);
+
 /* ---- rate limits ---- */
 
 /*
@@ -268,8 +271,12 @@ judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp)
 	job->out.job_id = NULL;
 	job->out.request_json = request_json;
 	if (op == GW_OP_CREDENTIAL)
-		gw_cred_failed(job);
-	else if (job->reading)
+	{
+		if (gw_cred_failed(job))
+			cred_failure(job);
+		return;
+	}
+	if (job->reading)
 		job->out.error_message = psprintf("could not read the instance before the change (the server option read_before_resize 'false' skips the read): %s",
 										  job->out.error_message ?
 										  job->out.error_message : "no answer");
@@ -366,6 +373,23 @@ judge_track(GwJob *job)
 	}
 	job->track_state = st.data;
 	gw_job_finish(job, "tracked");
+}
+
+/*
+ * cred_failure
+ *		The credentials of the job could not be obtained (its outcome says
+ *		why): a tracking poll counts as a failed poll, and polls go on until
+ *		the tracking deadline; any other request was not sent, and the call
+ *		fails.
+ */
+static void
+cred_failure(GwJob *job)
+{
+	job->out.response_json = NULL;
+	if (job->tracking)
+		judge_track(job);
+	else
+		gw_job_finish(job, "failed");
 }
 
 /*
@@ -543,10 +567,17 @@ start_attempt(GwJob *job)
 	int64		wait_us;
 
 	/* what it is signed with: obtained first, when it must be */
-	if (job->op != GW_OP_CREDENTIAL && !gw_cred_prepare(job, &signing))
+	if (job->op != GW_OP_CREDENTIAL)
 	{
-		MemoryContextSwitchTo(old);
-		return;
+		GwCredState cs = gw_cred_prepare(job, &signing);
+
+		if (cs != GW_CRED_READY)
+		{
+			if (cs == GW_CRED_FAILED)
+				cred_failure(job);
+			MemoryContextSwitchTo(old);
+			return;
+		}
 	}
 
 	/*

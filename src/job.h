@@ -94,12 +94,14 @@ typedef struct GwCredEntry
 	Oid			userid;
 	uint32		fingerprint;	/* of the options they come from */
 	GwCreds    *creds;			/* in TopMemoryContext; NULL: none */
+	GwCreds    *previous;		/* the set before, for masking late echoes */
 	TimestampTz refresh_at;		/* a new set is obtained from then on */
 	TimestampTz expires_at;		/* and this one not used from then on */
 	uint64		generation;		/* counts the sets */
 	int			fetches;		/* sets obtained (for the debug log) */
 	bool		fetching;		/* a job is obtaining a set */
 	TimestampTz failed_at;		/* the last attempt failed then, so: */
+	long		failed_http;
 	char	   *failed_code;
 	char	   *failed_message;
 	struct GwCredEntry *next;
@@ -136,11 +138,18 @@ extern int	gw_poll_delay_ms(GwServer *server);
 extern long gw_start_due(void);
 
 /* in cred.c */
-extern bool gw_cred_prepare(GwJob *job, GwCreds **signing);
+typedef enum GwCredState
+{
+	GW_CRED_READY,				/* sign with what *signing points to */
+	GW_CRED_WAIT,				/* another job obtains them: wait */
+	GW_CRED_FAILED				/* they could not be obtained just now */
+} GwCredState;
+
+extern GwCredState gw_cred_prepare(GwJob *job, GwCreds **signing);
 extern GwHttpRequest *gw_cred_request(GwJob *job);
 extern void gw_cred_judge(GwJob *job, const GwHttpResponse *resp);
 extern void gw_cred_step_done(GwJob *job);
-extern void gw_cred_failed(GwJob *job);
+extern bool gw_cred_failed(GwJob *job);
 extern bool gw_cred_refresh(GwJob *job);
 extern void gw_cred_release(GwJob *job);
 extern bool gw_cred_scrub(GwJob *job, GwOutcome *out);
