@@ -158,6 +158,28 @@ is(mock_count($mock, instance_id => 'norole-a'), 0, '... nothing sent');
 is($node->safe_psql('postgres', "SELECT failure_class FROM gw_history WHERE instance_id = 'norole-a'"),
 	'credentials', 'gw_history classes it as credentials');
 
+# hostile answers from a source: the call fails with 28000, nothing is
+# sent, and the worker lives on
+my $wpid = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'gwresize worker'");
+for my $h (['nested', { depth => 100000 }], ['huge_fields', { bytes => 900000, status => 200 }],
+	['endless', { max_ms => 3000 }], ['bad_utf8', { status => 200 }], ['nul', { status => 200 }],
+	['lying_length', {}], ['html', {}])
+{
+	my ($kind, $extra) = @$h;
+	$node->safe_psql('postgres', qq{
+CREATE SERVER ali_h_$kind FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', sts_endpoint '$ep', $common, timeout_ms '2000');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_h_$kind OPTIONS (ram_role_name 'gwresize-ecs-role');
+});
+	mock_call($mock, 'POST', 'faults',
+		{ provider => 'aliyun_metadata', action => 'ram_credentials', kind => $kind, count => -1, %$extra });
+	like(sqlstate_of(ali("h-$kind", "ali_h_$kind")), qr/ERROR:  28000: could not obtain credentials/,
+		"metadata answering $kind: 28000");
+	is(mock_count($mock, instance_id => "h-$kind"), 0, '... nothing sent');
+	mock_call($mock, 'DELETE', 'faults');
+}
+is($node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'gwresize worker'"),
+	$wpid, 'the worker survived every hostile source');
+
 # a metadata service that is not there at all
 set_metadata('http://127.0.0.1:1', 'http://127.0.0.1:1');
 $node->safe_psql('postgres', "ALTER USER MAPPING FOR CURRENT_USER SERVER ali_role2 OPTIONS (SET ram_role_name 'gwresize-ecs-role2')");
