@@ -102,7 +102,9 @@ sub run_case
 	# -- a primary with gwresize, and a streaming standby from its backup
 	my $primary = new_gw_node("fo_${label}_primary", $mock,
 		"shared_buffers = 16MB\nmax_connections = 20\n", allows_streaming => 1);
-	gw_servers($primary, $mock, "read_before_resize 'false', timeout_ms '2000', requests_per_second '$RPS'");
+	# an interrupted attempt is resolved timeout_ms + 1 s after it left: room
+	# for a slow (sanitized) machine whose mock takes a request in late
+	gw_servers($primary, $mock, "read_before_resize 'false', timeout_ms '5000', requests_per_second '$RPS'");
 	$primary->backup('b');
 	my $sname = "fo_${label}_standby";
 	my $standby = PostgreSQL::Test::Cluster->new($sname);
