@@ -2198,6 +2198,16 @@ class Handler(BaseHTTPRequestHandler):
         except (OSError, ValueError):
             return
 
+    def _record(self, req, path, resp, fault, duration_ms):
+        rec = {"seq": None, "t": req.t, "provider": req.provider, "action": req.action,
+               "method": req.method, "path": path, "instance_id": req.instance_id,
+               "spec": req.spec, "token": req.token, "auth": req.auth,
+               "status": resp.status if resp.kind in ("send", "wire") else None,
+               "code": resp.code, "fault": fault, "ak": req.ak,
+               "duration_ms": duration_ms}
+        self.server.app.record(rec)
+        return rec
+
     def _dispatch(self):
         t = time.time()
         t0 = time.monotonic()
@@ -2227,8 +2237,14 @@ class Handler(BaseHTTPRequestHandler):
                                code="MockInternalError"), None
         body_out = None
         if resp.kind == "hang":
+            # recorded as it arrives, so a test sees the request is held;
+            # duration_ms stays null until the hold ends
+            rec = self._record(req, path, resp, fault, None)
             self._hold(resp.hold_ms)
-        elif resp.kind == "drop":
+            with app.lock:
+                rec["duration_ms"] = round((time.monotonic() - t0) * 1000.0, 3)
+            return
+        if resp.kind == "drop":
             self.close_connection = True
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -2236,15 +2252,10 @@ class Handler(BaseHTTPRequestHandler):
                 pass
         elif resp.kind == "send":
             body_out = resp.body_bytes()
-        rec = {"seq": None, "t": t, "provider": req.provider, "action": req.action,
-               "method": req.method, "path": path, "instance_id": req.instance_id,
-               "spec": req.spec, "token": req.token, "auth": req.auth,
-               "status": resp.status if resp.kind in ("send", "wire") else None,
-               "code": resp.code, "fault": fault, "ak": req.ak,
-               "duration_ms": round((time.monotonic() - t0) * 1000.0, 3)}
         # logged before the answer goes out, so a client that got its answer
         # always finds its request in /_mock/requests
-        app.record(rec)
+        rec = self._record(req, path, resp, fault,
+                           round((time.monotonic() - t0) * 1000.0, 3))
         if body_out is not None:
             self._send(resp.status, resp.headers, body_out)
         elif resp.kind == "wire":

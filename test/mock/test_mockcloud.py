@@ -723,9 +723,25 @@ class TestFaults(MockTestCase):
             s.sendall(b"GET /v2/p/apigw/instances/x HTTP/1.1\r\nHost: a\r\n\r\n")
             time.sleep(0.2)
             s.close()
-            rec = wait_for(lambda: ctl("GET", "requests", query="fault=hang"), timeout=3)
+            rec = wait_for(lambda: [r for r in ctl("GET", "requests", query="fault=hang")
+                                    if r["duration_ms"] is not None], timeout=3)
             self.assertTrue(rec, "tls=%s" % tls)
             self.assertLess(rec[0]["duration_ms"], 3000)
+
+    def test_hang_is_recorded_while_held(self):
+        faults({"provider": "huawei", "kind": "hang", "ms": 20000})
+        s = socket.create_connection(("127.0.0.1", port(False)))
+        try:
+            s.sendall(b"GET /v2/p/apigw/instances/x HTTP/1.1\r\nHost: a\r\n\r\n")
+            rec = wait_for(lambda: ctl("GET", "requests", query="fault=hang"), timeout=3)
+            self.assertTrue(rec)
+            self.assertIsNone(rec[0]["duration_ms"])        # still held
+        finally:
+            s.close()
+        rec = wait_for(lambda: [r for r in ctl("GET", "requests", query="fault=hang")
+                                if r["duration_ms"] is not None], timeout=3)
+        self.assertTrue(rec)
+        self.assertEqual(len(ctl("GET", "requests", query="fault=hang")), 1)
 
     def test_hang_and_drop_over_tls(self):
         faults({"provider": "aliyun", "kind": "hang", "ms": 200}, {"provider": "aliyun", "kind": "drop"})

@@ -178,20 +178,26 @@ is(worker_pid(), $pid, 'the worker survived every admin action');
 # -- a call whose worker is terminated each time its request is out: the
 #    attempts are counted before the bytes leave, so it is re-sent a bounded
 #    number of times and then ends failed
-ali_server('loop', "timeout_ms '1500', max_retries '0'");
+ali_server('loop', "timeout_ms '2500', max_retries '0'");
 mock_call($mock, 'POST', 'faults',
-	{ faults => [ { provider => 'aliyun', instance_id => 'loop-1', kind => 'hang', ms => 5000, count => -1 } ] });
+	{ faults => [ { provider => 'aliyun', instance_id => 'loop-1', kind => 'hang', ms => 8000, count => -1 } ] });
 $node->safe_psql('postgres',
 	"SELECT gw_modify_spec_async('loop-1', 'api.s1.medium', server => 'loop', token => 'loop-token')");
 my $kills = 0;
 for my $round (1 .. 14)
 {
-	# the attempt is counted and committed, then sent: end the worker then
+	# attempt $round is counted and committed, then sent: once the provider
+	# has it, end the worker.  Not while the row is 'unknown' (a restarted
+	# worker has not claimed it yet) nor while a reconciling worker waits
+	# (next_attempt_at set): that would interrupt no send at all
 	$node->poll_query_until('postgres',
-		"SELECT status <> 'sending' OR (attempts >= $round AND next_attempt_at IS NULL) FROM gw_audit WHERE instance_id = 'loop-1'");
+		"SELECT status NOT IN ('queued', 'sending', 'unknown')"
+		  . " OR (status = 'sending' AND attempts >= $round AND next_attempt_at IS NULL)"
+		  . " FROM gw_audit WHERE instance_id = 'loop-1'");
 	last if $node->safe_psql('postgres',
 		"SELECT status FROM gw_audit WHERE instance_id = 'loop-1'") ne 'sending';
-	usleep(300_000);
+	my $deadline = time() + 60;
+	usleep(50_000) while mock_count($mock, token => 'loop-token') < $round && time() < $deadline;
 	$node->safe_psql('postgres',
 		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'gwresize worker'");
 	$kills++;
