@@ -29,7 +29,6 @@
 #define ACS_VERSION "2016-07-14"
 #define STS_VERSION "2015-04-01"
 #define METADATA_TOKEN_TTL "300"	/* seconds; it is used at once */
-#define METADATA_TIMEOUT_MS 5000
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 #define MAX_PARAMS 24
@@ -504,27 +503,6 @@ aliyun_cred_plan(const GwCreds *c, GwCredStep *steps, StringInfo source)
 }
 
 static GwHttpRequest *
-metadata_request(const char *method, const char *path)
-{
-	GwHttpRequest *req = palloc0(sizeof(GwHttpRequest));
-	StringInfoData url,
-				host,
-				ignored;
-
-	initStringInfo(&url);
-	initStringInfo(&host);
-	initStringInfo(&ignored);
-	appendStringInfo(&url, "%s%s", metadata_url, path);
-	gw_url_host(metadata_url, &host, &ignored);
-	req->method = method;
-	req->url = url.data;
-	req->url_shown = url.data;
-	req->timeout_ms = METADATA_TIMEOUT_MS;
-	gw_add_header(req, "Host", host.data, false);
-	return req;
-}
-
-static GwHttpRequest *
 aliyun_cred_request(GwServer *server, const GwCreds *mapping, GwCredStep step,
 					const GwCreds *have)
 {
@@ -536,14 +514,14 @@ aliyun_cred_request(GwServer *server, const GwCreds *mapping, GwCredStep step,
 	switch (step)
 	{
 		case GW_STEP_METADATA_TOKEN:
-			req = metadata_request("PUT", "/latest/api/token");
+			req = gw_metadata_request(metadata_url, "PUT", "/latest/api/token");
 			gw_add_header(req, "X-aliyun-ecs-metadata-token-ttl-seconds",
 						  METADATA_TOKEN_TTL, false);
 			return req;
 		case GW_STEP_METADATA:
-			req = metadata_request("GET",
-								   psprintf("/latest/meta-data/ram/security-credentials/%s",
-											mapping->ram_role_name));
+			req = gw_metadata_request(metadata_url, "GET",
+									  psprintf("/latest/meta-data/ram/security-credentials/%s",
+											   mapping->ram_role_name));
 			gw_add_header(req, "X-aliyun-ecs-metadata-token",
 						  have->metadata_token ? have->metadata_token : "", true);
 			return req;
@@ -595,12 +573,7 @@ aliyun_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
 
 	if (step == GW_STEP_METADATA_TOKEN)
 	{
-		if (!gw_cred_value_ok(resp->body.data, resp->body.len))
-		{
-			gw_cred_malformed(out, "a metadata session token");
-			return;
-		}
-		have->metadata_token = pstrdup(resp->body.data);
+		gw_take_metadata_token(resp, out, have);
 		return;
 	}
 

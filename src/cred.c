@@ -145,15 +145,24 @@ fingerprint(const GwServer *s, const GwCreds *c)
 	return h;
 }
 
-/* the job's entry: one per server and role, renewed when its options change */
+/* the entry of the job's server and role, or NULL */
 static GwCredEntry *
-entry_for(GwJob *job)
+find_entry(GwJob *job)
 {
 	GwCredEntry *e;
 
 	for (e = entries; e; e = e->next)
 		if (e->serverid == job->server->serverid && e->userid == job->call.userid)
-			break;
+			return e;
+	return NULL;
+}
+
+/* the job's entry: one per server and role, renewed when its options change */
+static GwCredEntry *
+entry_for(GwJob *job)
+{
+	GwCredEntry *e = find_entry(job);
+
 	if (e == NULL)
 	{
 		e = MemoryContextAllocZero(TopMemoryContext, sizeof(GwCredEntry));
@@ -245,7 +254,9 @@ planned(GwJob *job)
 																 &source);
 		Assert(job->nsteps <= GW_MAX_CRED_STEPS);
 		job->cred_source = source.data;
-		job->cred_fingerprint = fingerprint(job->server, job->creds);
+		/* the mapping's own credentials need no entry: no hashing per call */
+		if (job->nsteps > 0)
+			job->cred_fingerprint = fingerprint(job->server, job->creds);
 		job->cred_planned = true;
 	}
 	return job->nsteps > 0;
@@ -480,9 +491,8 @@ gw_cred_release(GwJob *job)
 		return;
 	job->cred_fetcher = false;
 	wipe_have(job);
-	for (e = entries; e; e = e->next)
-		if (e->serverid == job->server->serverid && e->userid == job->call.userid)
-			e->fetching = false;
+	if ((e = find_entry(job)) != NULL)
+		e->fetching = false;
 }
 
 /*
@@ -498,10 +508,7 @@ gw_cred_scrub(GwJob *job, GwOutcome *out)
 	bool		masked;
 
 	if (job->cred_planned && job->nsteps > 0)
-		for (e = entries; e; e = e->next)
-			if (e->serverid == job->server->serverid &&
-				e->userid == job->call.userid)
-				break;
+		e = find_entry(job);
 	masked = gw_scrub_outcome(out, job->creds, e ? e->creds : NULL);
 	if (e && e->previous)
 		masked |= gw_scrub_outcome(out, e->previous, NULL);

@@ -55,6 +55,7 @@
 #define GW_RETRY_HINT_MAX_MS 60000	/* longer provider hints end the call */
 #define GW_RESPONSE_KEEP	(64 * 1024) /* response bytes stored in gw_audit */
 #define GW_RESPONSE_MAX		(1024 * 1024)	/* a larger body aborts the call */
+#define GW_METADATA_TIMEOUT_MS 5000 /* a metadata service answers at once */
 
 typedef enum GwProvider
 {
@@ -279,6 +280,7 @@ extern GwServer *gw_lookup_server(const char *name, GwProvider provider,
 extern GwCreds *gw_get_creds(GwServer *server, Oid userid);
 extern void gw_check_server(GwServer *s, GwProvider provider, Oid userid);
 extern bool gw_is_id(const char *s);
+extern const char *gw_url_problem(const char *v);
 extern void gw_check_url(const char *optname, const char *v);
 extern void gw_trim_url(char *url);
 
@@ -304,6 +306,10 @@ extern void gw_plain_judge(const GwHttpResponse *resp, GwOutcome *out);
 extern bool gw_cred_value_ok(const char *v, int len);
 extern void gw_cred_malformed(GwOutcome *out, const char *what);
 extern bool gw_check_metadata_url(char **newval, void **extra, GucSource source);
+extern GwHttpRequest *gw_metadata_request(const char *base, const char *method,
+										  const char *path);
+extern void gw_take_metadata_token(const GwHttpResponse *resp, GwOutcome *out,
+								   GwCreds *have);
 extern char *gw_params_json(const GwCall *call, const GwServer *server);
 extern bool gw_scrub_outcome(GwOutcome *out, const GwCreds *creds,
 							 const GwCreds *signing);

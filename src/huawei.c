@@ -360,8 +360,6 @@ huawei_accepts_creds(const GwCreds *c)
 
 /* ---- credential sources ---- */
 
-#define METADATA_TIMEOUT_MS 5000
-
 static char *metadata_url = NULL;	/* gwresize.huawei_metadata_url */
 
 static void
@@ -455,22 +453,14 @@ huawei_cred_request(GwServer *server, const GwCreds *mapping, GwCredStep step,
 			gw_add_header(req, "Content-Type", "application/json;charset=utf8", false);
 			break;
 		case GW_STEP_METADATA_TOKEN:
-			req->method = "PUT";
-			appendStringInfo(&url, "%s/meta-data/latest/api/token", metadata_url);
-			gw_url_host(metadata_url, &host, &path);
-			gw_add_header(req, "Host", host.data, false);
+			req = gw_metadata_request(metadata_url, "PUT", "/meta-data/latest/api/token");
 			gw_add_header(req, "X-Metadata-Token-Ttl-Seconds", "300", false);
-			req->timeout_ms = METADATA_TIMEOUT_MS;
-			break;
+			return req;
 		case GW_STEP_METADATA:
-			req->method = "GET";
-			appendStringInfo(&url, "%s/openstack/latest/securitykey", metadata_url);
-			gw_url_host(metadata_url, &host, &path);
-			gw_add_header(req, "Host", host.data, false);
+			req = gw_metadata_request(metadata_url, "GET", "/openstack/latest/securitykey");
 			if (have->metadata_token)
 				gw_add_header(req, "X-Metadata-Token", have->metadata_token, true);
-			req->timeout_ms = METADATA_TIMEOUT_MS;
-			break;
+			return req;
 		case GW_STEP_ASSUME:
 			appendStringInfo(&url, "%s/v3.0/OS-CREDENTIAL/securitytokens",
 							 server->iam_endpoint);
@@ -521,12 +511,8 @@ huawei_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
 			have->metadata_token = NULL;
 			return;
 		}
-		if (out->verdict != GW_VERDICT_OK)
-			return;
-		if (!gw_cred_value_ok(resp->body.data, resp->body.len))
-			gw_cred_malformed(out, "a metadata session token");
-		else
-			have->metadata_token = pstrdup(resp->body.data);
+		if (out->verdict == GW_VERDICT_OK)
+			gw_take_metadata_token(resp, out, have);
 		return;
 	}
 	if (out->verdict != GW_VERDICT_OK)

@@ -120,32 +120,43 @@ is_region(const char *s)
 }
 
 /*
- * check_url
- *		An endpoint: http(s)://host[:port][/path], printable ASCII without
- *		spaces, quotes or backslashes; http only with gwresize.allow_http.
+ * gw_url_problem, gw_check_url
+ *		A base URL after its scheme: http(s)://host[:port][/path], printable
+ *		ASCII without spaces, quotes, backslashes, credentials, query or
+ *		fragment, at most 512 bytes; gw_url_problem says what is wrong, or
+ *		NULL.  gw_check_url checks an endpoint option: https, or http with
+ *		gwresize.allow_http.
  */
+const char *
+gw_url_problem(const char *v)
+{
+	int			skip = strncmp(v, "https://", 8) == 0 ? 8 : 7;
+	const char *p;
+
+	for (p = v; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '@' ||
+			*p == '?' || *p == '#')
+			return "An endpoint is a base URL without spaces, credentials, query or fragment.";
+	if (strlen(v) > 512 || v[skip] == '\0' || v[skip] == '/')
+		return "The endpoint has no host or is too long.";
+	return NULL;
+}
+
 void
 gw_check_url(const char *optname, const char *v)
 {
-	const char *p;
+	const char *problem;
 
 	if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("invalid value for option \"%s\"", optname),
 				 errdetail("An endpoint must start with https://.")));
-	for (p = v; *p; p++)
-		if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '@' ||
-			*p == '?' || *p == '#')
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-					 errmsg("invalid value for option \"%s\"", optname),
-					 errdetail("An endpoint is a base URL without spaces, credentials, query or fragment.")));
-	if (strlen(v) > 512 || strchr(v + 8, '/') == v + 8)
+	if ((problem = gw_url_problem(v)) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("invalid value for option \"%s\"", optname),
-				 errdetail("The endpoint has no host or is too long.")));
+				 errdetail("%s", problem)));
 	if (strncmp(v, "http://", 7) == 0 && !gw_allow_http)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

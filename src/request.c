@@ -538,36 +538,70 @@ gw_cred_malformed(GwOutcome *out, const char *what)
 
 /*
  * gw_check_metadata_url
- *		GUC check hook of the metadata services' base URLs: http:// or
- *		https://, a host, no spaces, quotes, credentials, query or fragment.
- *		Plain http is the real services' scheme (link-local addresses).
+ *		GUC check hook of the metadata services' base URLs: http:// (the
+ *		real services' scheme, on link-local addresses) or https://, then
+ *		what every base URL must be (gw_url_problem).  Kept without a
+ *		trailing slash.
  */
 bool
 gw_check_metadata_url(char **newval, void **extra, GucSource source)
 {
-	const char *v = *newval;
-	const char *p;
-	int			skip;
+	const char *problem;
 
-	if (v == NULL)
+	if (*newval == NULL)
 		return false;
-	skip = strncmp(v, "http://", 7) == 0 ? 7 : strncmp(v, "https://", 8) == 0 ? 8 : 0;
-	if (skip == 0 || v[skip] == '\0' || v[skip] == '/' || strlen(v) > 512)
+	if (strncmp(*newval, "http://", 7) != 0 && strncmp(*newval, "https://", 8) != 0)
 	{
-		GUC_check_errdetail("A metadata URL is http:// or https:// and a host.");
+		GUC_check_errdetail("A metadata URL starts with http:// or https://.");
 		return false;
 	}
-	for (p = v; *p; p++)
-		if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '@' ||
-			*p == '?' || *p == '#')
-		{
-			GUC_check_errdetail("A metadata URL has no spaces, quotes, credentials, query or fragment.");
-			return false;
-		}
-	/* kept without a trailing slash */
-	while (strlen(*newval) > (size_t) skip + 1 && (*newval)[strlen(*newval) - 1] == '/')
-		(*newval)[strlen(*newval) - 1] = '\0';
+	if ((problem = gw_url_problem(*newval)) != NULL)
+	{
+		GUC_check_errdetail("%s", problem);
+		return false;
+	}
+	gw_trim_url(*newval);
 	return true;
+}
+
+/*
+ * gw_metadata_request
+ *		A plain request of a metadata service (base, one of the settings),
+ *		with its shorter timeout.
+ */
+GwHttpRequest *
+gw_metadata_request(const char *base, const char *method, const char *path)
+{
+	GwHttpRequest *req = palloc0(sizeof(GwHttpRequest));
+	StringInfoData url,
+				host,
+				ignored;
+
+	initStringInfo(&url);
+	initStringInfo(&host);
+	initStringInfo(&ignored);
+	appendStringInfo(&url, "%s%s", base, path);
+	gw_url_host(base, &host, &ignored);
+	req->method = method;
+	req->url = url.data;
+	req->url_shown = url.data;
+	req->timeout_ms = GW_METADATA_TIMEOUT_MS;
+	gw_add_header(req, "Host", host.data, false);
+	return req;
+}
+
+/*
+ * gw_take_metadata_token
+ *		A good answer to a metadata session token request: its body is the
+ *		token, kept in have for the next step.
+ */
+void
+gw_take_metadata_token(const GwHttpResponse *resp, GwOutcome *out, GwCreds *have)
+{
+	if (!gw_cred_value_ok(resp->body.data, resp->body.len))
+		gw_cred_malformed(out, "a metadata session token");
+	else
+		have->metadata_token = pstrdup(resp->body.data);
 }
 
 /*
