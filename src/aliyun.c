@@ -269,7 +269,9 @@ aliyun_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 	}
 
 	jb = gw_json_parse(resp->body.data, resp->body.len);
-	out->response_json = gw_response_for_audit(resp, jb);
+	/* credential answers are not stored: they hold credentials */
+	out->response_json = op == GW_OP_CREDENTIAL ? NULL :
+		gw_response_for_audit(resp, jb);
 	if (jb)
 	{
 		char	   *rid = gw_json_get_text(jb, "RequestId", NULL);
@@ -550,6 +552,14 @@ aliyun_cred_request(GwServer *server, const GwCreds *mapping, GwCredStep step,
 	return NULL;				/* keep compiler quiet */
 }
 
+/* a field of the credentials: under Credentials (AssumeRole), or at the top */
+static char *
+cred_field(Jsonb *jb, GwCredStep step, const char *key)
+{
+	return step == GW_STEP_ASSUME ? gw_json_get_text(jb, "Credentials", key) :
+		gw_json_get_text(jb, key, NULL);
+}
+
 /*
  * aliyun_cred_answer
  *		The metadata session token is the body; the role's credentials and
@@ -561,13 +571,11 @@ aliyun_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
 				   GwCreds *have, char **expires)
 {
 	Jsonb	   *jb;
-	const char *obj;
 
 	if (step == GW_STEP_ASSUME)
 		aliyun_judge(resp, GW_OP_CREDENTIAL, out);
 	else
 		gw_plain_judge(resp, out);
-	out->response_json = NULL;	/* it holds the credentials */
 	if (out->verdict != GW_VERDICT_OK)
 		return;
 
@@ -578,16 +586,11 @@ aliyun_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
 	}
 
 	jb = gw_json_parse(resp->body.data, resp->body.len);
-	obj = step == GW_STEP_ASSUME ? "Credentials" : NULL;
 	have->kind = GW_AUTH_ACS;
-	have->access_key = gw_json_get_text(jb, obj ? obj : "AccessKeyId",
-										obj ? "AccessKeyId" : NULL);
-	have->secret = gw_json_get_text(jb, obj ? obj : "AccessKeySecret",
-									obj ? "AccessKeySecret" : NULL);
-	have->security_token = gw_json_get_text(jb, obj ? obj : "SecurityToken",
-											obj ? "SecurityToken" : NULL);
-	*expires = gw_json_get_text(jb, obj ? obj : "Expiration",
-								obj ? "Expiration" : NULL);
+	have->access_key = cred_field(jb, step, "AccessKeyId");
+	have->secret = cred_field(jb, step, "AccessKeySecret");
+	have->security_token = cred_field(jb, step, "SecurityToken");
+	*expires = cred_field(jb, step, "Expiration");
 	if (!gw_cred_value_ok(have->access_key, -1) ||
 		!gw_cred_value_ok(have->secret, -1) ||
 		!gw_cred_value_ok(have->security_token, -1) || *expires == NULL)

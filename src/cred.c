@@ -51,25 +51,29 @@ wipe(char **s)
 	}
 }
 
+/* zero the secrets of got that are not also in from */
+static void
+wipe_obtained(GwCreds *got, const GwCreds *from)
+{
+	if (got->access_key && got->access_key != from->access_key)
+		explicit_bzero(got->access_key, strlen(got->access_key));
+	if (got->secret && got->secret != from->secret)
+		explicit_bzero(got->secret, strlen(got->secret));
+	if (got->security_token && got->security_token != from->security_token)
+		explicit_bzero(got->security_token, strlen(got->security_token));
+	if (got->auth_token && got->auth_token != from->auth_token)
+		explicit_bzero(got->auth_token, strlen(got->auth_token));
+	if (got->metadata_token && got->metadata_token != from->metadata_token)
+		explicit_bzero(got->metadata_token, strlen(got->metadata_token));
+}
+
 /* zero what the job's steps obtained (not the mapping's own) */
 static void
 wipe_have(GwJob *job)
 {
-	GwCreds    *h = job->have;
-	const GwCreds *m = job->creds;
-
-	if (h == NULL)
+	if (job->have == NULL)
 		return;
-	if (h->access_key && h->access_key != m->access_key)
-		explicit_bzero(h->access_key, strlen(h->access_key));
-	if (h->secret && h->secret != m->secret)
-		explicit_bzero(h->secret, strlen(h->secret));
-	if (h->security_token && h->security_token != m->security_token)
-		explicit_bzero(h->security_token, strlen(h->security_token));
-	if (h->auth_token && h->auth_token != m->auth_token)
-		explicit_bzero(h->auth_token, strlen(h->auth_token));
-	if (h->metadata_token)
-		explicit_bzero(h->metadata_token, strlen(h->metadata_token));
+	wipe_obtained(job->have, job->creds);
 	job->have = NULL;
 }
 
@@ -349,8 +353,11 @@ gw_cred_judge(GwJob *job, const GwHttpResponse *resp)
 		*job->have = got;
 		if (expires)
 			job->cred_expires = expires;
+		return;
 	}
-	else if (job->out.verdict == GW_VERDICT_REFRESH_TOKEN)
+	/* what a rejected answer held is not kept */
+	wipe_obtained(&got, job->have);
+	if (job->out.verdict == GW_VERDICT_REFRESH_TOKEN)
 		job->out.verdict = GW_VERDICT_FAIL;
 }
 
@@ -505,14 +512,16 @@ bool
 gw_cred_scrub(GwJob *job, GwOutcome *out)
 {
 	GwCredEntry *e = NULL;
-	bool		masked;
+	bool		masked = gw_scrub_outcome(out, job->creds);
 
-	if (job->cred_planned && job->nsteps > 0)
-		e = find_entry(job);
-	masked = gw_scrub_outcome(out, job->creds, e ? e->creds : NULL);
-	if (e && e->previous)
-		masked |= gw_scrub_outcome(out, e->previous, NULL);
+	if (job->cred_planned && job->nsteps > 0 && (e = find_entry(job)) != NULL)
+	{
+		if (e->creds)
+			masked |= gw_scrub_outcome(out, e->creds);
+		if (e->previous)
+			masked |= gw_scrub_outcome(out, e->previous);
+	}
 	if (job->have)
-		masked |= gw_scrub_outcome(out, job->have, NULL);
+		masked |= gw_scrub_outcome(out, job->have);
 	return masked;
 }

@@ -216,7 +216,6 @@ extern char *gw_database_name;
 extern int	gw_max_pending;
 extern int	gw_max_connections;
 
-
 typedef enum GwSlotState
 {
 	GW_SLOT_FREE = 0,
@@ -280,8 +279,8 @@ extern GwServer *gw_lookup_server(const char *name, GwProvider provider,
 extern GwCreds *gw_get_creds(GwServer *server, Oid userid);
 extern void gw_check_server(GwServer *s, GwProvider provider, Oid userid);
 extern bool gw_is_id(const char *s);
-extern const char *gw_url_problem(const char *v);
 extern void gw_check_url(const char *optname, const char *v);
+extern bool gw_check_metadata_url(char **newval, void **extra, GucSource source);
 extern void gw_trim_url(char *url);
 
 /* in request.c */
@@ -305,14 +304,12 @@ extern void gw_transport_outcome(const GwHttpResponse *resp, GwOutcome *out);
 extern void gw_plain_judge(const GwHttpResponse *resp, GwOutcome *out);
 extern bool gw_cred_value_ok(const char *v, int len);
 extern void gw_cred_malformed(GwOutcome *out, const char *what);
-extern bool gw_check_metadata_url(char **newval, void **extra, GucSource source);
 extern GwHttpRequest *gw_metadata_request(const char *base, const char *method,
 										  const char *path);
 extern void gw_take_metadata_token(const GwHttpResponse *resp, GwOutcome *out,
 								   GwCreds *have);
 extern char *gw_params_json(const GwCall *call, const GwServer *server);
-extern bool gw_scrub_outcome(GwOutcome *out, const GwCreds *creds,
-							 const GwCreds *signing);
+extern bool gw_scrub_outcome(GwOutcome *out, const GwCreds *creds);
 
 /*
  * GwProviderRoutine

@@ -433,25 +433,14 @@ static GwHttpRequest *
 huawei_cred_request(GwServer *server, const GwCreds *mapping, GwCredStep step,
 					const GwCreds *have)
 {
-	GwHttpRequest *req = palloc0(sizeof(GwHttpRequest));
+	GwHttpRequest *req;
+	const char *suffix;
 	StringInfoData url,
 				host,
 				path;
 
-	initStringInfo(&url);
-	initStringInfo(&host);
-	initStringInfo(&path);
-	req->method = "POST";
 	switch (step)
 	{
-		case GW_STEP_IAM_TOKEN:
-			appendStringInfo(&url, "%s/v3/auth/tokens", server->iam_endpoint);
-			req->body = iam_body(server, mapping, false);
-			req->body_shown = iam_body(server, mapping, true);
-			gw_url_host(server->iam_endpoint, &host, &path);
-			gw_add_header(req, "Host", host.data, false);
-			gw_add_header(req, "Content-Type", "application/json;charset=utf8", false);
-			break;
 		case GW_STEP_METADATA_TOKEN:
 			req = gw_metadata_request(metadata_url, "PUT", "/meta-data/latest/api/token");
 			gw_add_header(req, "X-Metadata-Token-Ttl-Seconds", "300", false);
@@ -461,25 +450,40 @@ huawei_cred_request(GwServer *server, const GwCreds *mapping, GwCredStep step,
 			if (have->metadata_token)
 				gw_add_header(req, "X-Metadata-Token", have->metadata_token, true);
 			return req;
+		case GW_STEP_IAM_TOKEN:
 		case GW_STEP_ASSUME:
-			appendStringInfo(&url, "%s/v3.0/OS-CREDENTIAL/securitytokens",
-							 server->iam_endpoint);
-			gw_url_host(server->iam_endpoint, &host, &path);
-			appendStringInfoString(&path, "/v3.0/OS-CREDENTIAL/securitytokens");
-			req->body = assume_body(mapping);
-			gw_add_header(req, "Host", host.data, false);
-			gw_add_header(req, "Content-Type", HW_JSON_TYPE, false);
-			gw_add_header(req, "Accept", "application/json", false);
-			req->body_len = strlen(req->body);
-			authenticate(req, have, host.data, path.data, NULL);
 			break;
 		default:
 			elog(ERROR, "huawei has no credential step %d", (int) step);
 	}
-	if (req->body)
-		req->body_len = strlen(req->body);
+
+	/* IAM: a JSON POST */
+	suffix = step == GW_STEP_IAM_TOKEN ? "/v3/auth/tokens" :
+		"/v3.0/OS-CREDENTIAL/securitytokens";
+	req = palloc0(sizeof(GwHttpRequest));
+	initStringInfo(&url);
+	initStringInfo(&host);
+	initStringInfo(&path);
+	appendStringInfo(&url, "%s%s", server->iam_endpoint, suffix);
+	gw_url_host(server->iam_endpoint, &host, &path);
+	appendStringInfoString(&path, suffix);
+	req->method = "POST";
 	req->url = url.data;
 	req->url_shown = url.data;
+	gw_add_header(req, "Host", host.data, false);
+	if (step == GW_STEP_IAM_TOKEN)
+	{
+		req->body = iam_body(server, mapping, false);
+		req->body_shown = iam_body(server, mapping, true);
+		req->body_len = strlen(req->body);
+		gw_add_header(req, "Content-Type", "application/json;charset=utf8", false);
+		return req;
+	}
+	req->body = assume_body(mapping);
+	req->body_len = strlen(req->body);
+	gw_add_header(req, "Content-Type", HW_JSON_TYPE, false);
+	gw_add_header(req, "Accept", "application/json", false);
+	authenticate(req, have, host.data, path.data, NULL);
 	return req;
 }
 
@@ -499,7 +503,6 @@ huawei_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
 		gw_plain_judge(resp, out);
 	else
 		huawei_judge(resp, GW_OP_CREDENTIAL, out);
-	out->response_json = NULL;
 	if (step == GW_STEP_METADATA_TOKEN)
 	{
 		/* a metadata service without session tokens: read without one */

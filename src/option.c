@@ -120,15 +120,15 @@ is_region(const char *s)
 }
 
 /*
- * gw_url_problem, gw_check_url
+ * url_problem, gw_check_url
  *		A base URL after its scheme: http(s)://host[:port][/path], printable
  *		ASCII without spaces, quotes, backslashes, credentials, query or
- *		fragment, at most 512 bytes; gw_url_problem says what is wrong, or
+ *		fragment, at most 512 bytes; url_problem says what is wrong, or
  *		NULL.  gw_check_url checks an endpoint option: https, or http with
  *		gwresize.allow_http.
  */
-const char *
-gw_url_problem(const char *v)
+static const char *
+url_problem(const char *v)
 {
 	int			skip = strncmp(v, "https://", 8) == 0 ? 8 : 7;
 	const char *p;
@@ -152,7 +152,7 @@ gw_check_url(const char *optname, const char *v)
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("invalid value for option \"%s\"", optname),
 				 errdetail("An endpoint must start with https://.")));
-	if ((problem = gw_url_problem(v)) != NULL)
+	if ((problem = url_problem(v)) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("invalid value for option \"%s\"", optname),
@@ -163,6 +163,34 @@ gw_check_url(const char *optname, const char *v)
 				 errmsg("plain http endpoints are not allowed"),
 				 errdetail("Option \"%s\" is \"%s\".", optname, v),
 				 errhint("Use https://, or have a superuser set gwresize.allow_http = on for tests against a local mock.")));
+}
+
+/*
+ * gw_check_metadata_url
+ *		GUC check hook of the metadata services' base URLs: http:// (the
+ *		real services' scheme, on link-local addresses) or https://, then
+ *		what every base URL must be (url_problem).  Kept without a
+ *		trailing slash.
+ */
+bool
+gw_check_metadata_url(char **newval, void **extra, GucSource source)
+{
+	const char *problem;
+
+	if (*newval == NULL)
+		return false;
+	if (strncmp(*newval, "http://", 7) != 0 && strncmp(*newval, "https://", 8) != 0)
+	{
+		GUC_check_errdetail("A metadata URL starts with http:// or https://.");
+		return false;
+	}
+	if ((problem = url_problem(*newval)) != NULL)
+	{
+		GUC_check_errdetail("%s", problem);
+		return false;
+	}
+	gw_trim_url(*newval);
+	return true;
 }
 
 static double

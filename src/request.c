@@ -22,7 +22,6 @@
 #include "common/string.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -537,34 +536,6 @@ gw_cred_malformed(GwOutcome *out, const char *what)
 }
 
 /*
- * gw_check_metadata_url
- *		GUC check hook of the metadata services' base URLs: http:// (the
- *		real services' scheme, on link-local addresses) or https://, then
- *		what every base URL must be (gw_url_problem).  Kept without a
- *		trailing slash.
- */
-bool
-gw_check_metadata_url(char **newval, void **extra, GucSource source)
-{
-	const char *problem;
-
-	if (*newval == NULL)
-		return false;
-	if (strncmp(*newval, "http://", 7) != 0 && strncmp(*newval, "https://", 8) != 0)
-	{
-		GUC_check_errdetail("A metadata URL starts with http:// or https://.");
-		return false;
-	}
-	if ((problem = gw_url_problem(*newval)) != NULL)
-	{
-		GUC_check_errdetail("%s", problem);
-		return false;
-	}
-	gw_trim_url(*newval);
-	return true;
-}
-
-/*
  * gw_metadata_request
  *		A plain request of a metadata service (base, one of the settings),
  *		with its shorter timeout.
@@ -657,29 +628,21 @@ scrub_one(char *text, const char *secret)
 
 /*
  * gw_scrub_outcome
- *		Mask every secret of the mapping's creds, and of the credentials the
- *		request was signed with when they differ (signing), that a provider
- *		echoed back in what is kept of its answer: Alibaba's
- *		SignatureDoesNotMatch message, for one, quotes the canonical request
- *		with the signed STS token in it.  Returns whether the stored
- *		response was changed.
+ *		Mask every secret of one set of credentials (a mapping's, or one
+ *		obtained from it) that a provider echoed back in what is kept of its
+ *		answer: Alibaba's SignatureDoesNotMatch message, for one, quotes the
+ *		canonical request with the signed STS token in it.  Returns whether
+ *		the stored response was changed.
  */
 bool
-gw_scrub_outcome(GwOutcome *out, const GwCreds *creds, const GwCreds *signing)
+gw_scrub_outcome(GwOutcome *out, const GwCreds *creds)
 {
-	const char *secrets[9];
+	const char *secrets[] = {creds->secret, creds->security_token,
+		creds->auth_token, creds->password, creds->metadata_token,
+	creds->external_id};
 	int			i;
 	char	   *response = out->response_json;
 
-	secrets[0] = creds->secret;
-	secrets[1] = creds->security_token;
-	secrets[2] = creds->auth_token;
-	secrets[3] = creds->password;
-	secrets[4] = signing ? signing->secret : NULL;
-	secrets[5] = signing ? signing->security_token : NULL;
-	secrets[6] = signing ? signing->auth_token : NULL;
-	secrets[7] = creds->metadata_token;
-	secrets[8] = creds->external_id;
 	for (i = 0; i < lengthof(secrets); i++)
 	{
 		out->error_code = scrub_one(out->error_code, secrets[i]);

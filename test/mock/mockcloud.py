@@ -1351,13 +1351,17 @@ class App:
             body = json.dumps(body).encode("utf-8")
         return Resp(200, [("Content-Type", ctype)], raw=body)
 
+    def _meta_token(self, req, service, ttl_header, now):
+        """PUT .../api/token: a session token for ttl_header seconds."""
+        if req.method != "PUT":
+            raise ApiError(405, "MethodNotAllowed", "Method Not Allowed")
+        ttl = self._meta_ttl(req, ttl_header)
+        return self._meta_ok(self.new_meta_token(service, ttl, now).encode("ascii"))
+
     def alimeta_handle(self, req):
         now = time.time()
         if req.action == "api_token":
-            if req.method != "PUT":
-                raise ApiError(405, "MethodNotAllowed", "Method Not Allowed")
-            ttl = self._meta_ttl(req, "x-aliyun-ecs-metadata-token-ttl-seconds")
-            return self._meta_ok(self.new_meta_token("aliyun", ttl, now).encode("ascii"))
+            return self._meta_token(req, "aliyun", "x-aliyun-ecs-metadata-token-ttl-seconds", now)
         if req.method != "GET":
             raise ApiError(405, "MethodNotAllowed", "Method Not Allowed")
         if not self.meta_token_ok("aliyun", req.headers.get("x-aliyun-ecs-metadata-token", ""),
@@ -1378,10 +1382,7 @@ class App:
     def hwmeta_handle(self, req):
         now = time.time()
         if req.action == "api_token":
-            if req.method != "PUT":
-                raise ApiError(405, "MethodNotAllowed", "Method Not Allowed")
-            ttl = self._meta_ttl(req, "x-metadata-token-ttl-seconds")
-            return self._meta_ok(self.new_meta_token("huawei", ttl, now).encode("ascii"))
+            return self._meta_token(req, "huawei", "x-metadata-token-ttl-seconds", now)
         if req.method != "GET":
             raise ApiError(405, "MethodNotAllowed", "Method Not Allowed")
         tok = req.headers.get("x-metadata-token")
