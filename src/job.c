@@ -440,6 +440,14 @@ judge_answer(GwJob *job, GwHttpResponse *resp, GwOp op)
 static void
 next_step(GwJob *job, GwOp op, GwHttpResponse *resp)
 {
+	/*
+	 * Any gateway request (the resize, a read, a poll) rejected because
+	 * the credentials obtained for it are no longer valid: a new set, once,
+	 * and the same request again.
+	 */
+	if (job->out.verdict == GW_VERDICT_REFRESH_TOKEN && gw_cred_refresh(job))
+		return;
+
 	if (job->tracking && op == GW_OP_DESCRIBE)
 	{
 		judge_track(job);
@@ -457,9 +465,8 @@ next_step(GwJob *job, GwOp op, GwHttpResponse *resp)
 			gw_job_finish(job, "accepted");
 			break;
 		case GW_VERDICT_REFRESH_TOKEN:
-			/* obtained credentials: a new set, once; else final */
-			if (!gw_cred_refresh(job))
-				gw_job_finish(job, "failed");
+			/* the mapping's own credentials, or refreshed already: final */
+			gw_job_finish(job, "failed");
 			break;
 		case GW_VERDICT_RETRY:
 			if (hint_too_long(job))

@@ -119,6 +119,28 @@ is(issued()->{aliyun_metadata} - $before->{aliyun_metadata}, 1, 'one new set fro
 is(issued()->{iam} - $before->{iam}, 1, 'one new set from assume_role');
 is(scalar @{ aks('exp-a') }, 2, 'the call was sent twice: rejected, then with the new set');
 
+# -- the same when what the provider rejects is the read before the change
+$node->safe_psql('postgres', qq{
+CREATE SERVER ali_role_read FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', max_retries '1', poll_interval_ms '3600000');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_role_read OPTIONS (ram_role_name 'gwresize-ecs-role');
+CREATE SERVER hw_agency_read FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', endpoint '$ep', max_retries '1', poll_interval_ms '3600000');
+CREATE USER MAPPING FOR CURRENT_USER SERVER hw_agency_read OPTIONS (ecs_agency 'true');
+});
+is($node->safe_psql('postgres', ali('read-a0', 'ali_role_read') . '; ' . hw('read-h0', 'hw_agency_read')),
+	"accepted|\naccepted|", 'servers that read the instance first: accepted');
+$before = issued();
+mock_call($mock, 'POST', 'expire_credentials');
+is($node->safe_psql('postgres', ali('read-a1', 'ali_role_read')), 'accepted|',
+	'aliyun: a read rejected for expired credentials refreshes them once');
+is($node->safe_psql('postgres', hw('read-h1', 'hw_agency_read')), 'accepted|',
+	'huawei: a read rejected for expired credentials refreshes them once');
+is(issued()->{aliyun_metadata} - $before->{aliyun_metadata}, 1, '... one new set from the RAM role');
+is(issued()->{huawei_metadata} - $before->{huawei_metadata}, 1, '... one new set from the ECS agency');
+is(mock_count($mock, instance_id => 'read-a1', action => 'DescribeInstances'), 2,
+	'... the read was sent again with the new set');
+is(mock_count($mock, instance_id => 'read-h1', action => 'show'), 2,
+	'... both reads');
+
 # -- sources down or answering garbage: 28000, nothing sent
 sub sqlstate_of
 {
