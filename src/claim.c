@@ -48,6 +48,17 @@
 #include "job.h"
 
 
+/*
+ * job_setup
+ *		Resolve the job's server (by the name recorded in its row, when
+ *		known), role, credentials and the right to use them, and for a new
+ *		call (insert true) write its 'sending' row.  Done when a job is
+ *		claimed and again before each further resize attempt, so a dropped
+ *		server or mapping, a revoked USAGE or an altered server take effect
+ *		on calls already in the worker's hands.  Runs in a subtransaction:
+ *		a call that cannot proceed spoils no other.  Returns NULL, or the
+ *		error (in the caller's context).
+ */
 static ErrorData *
 job_setup(GwJob *job, bool insert, const char *requested_by)
 {
@@ -196,15 +207,6 @@ gw_claim_calls(void)
 	}
 }
 
-/*
- * claim_rows
- *		Queued rows (reconcile false), or rows a restart left unknown
- *		(reconcile true): moved to 'sending' and committed in one
- *		transaction, then handed to gw_jobs.  Rows that cannot be sent (server
- *		or role gone, nothing left to try) are finished as failed.
- *		Returns how many rows were claimed.
- */
-/* the gw_audit ids of the gw_jobs in hand, as an int8[] */
 /* the provider a gw_audit row names */
 static GwProvider
 provider_of(const char *name)
@@ -216,6 +218,7 @@ provider_of(const char *name)
 	return p->id;
 }
 
+/* the gw_audit ids of the gw_jobs in hand, as an int8[] */
 static Datum
 held_ids(void)
 {
@@ -228,6 +231,15 @@ held_ids(void)
 	return PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 }
 
+/*
+ * gw_claim_rows
+ *		Queued rows (CLAIM_QUEUED), rows a restart left unknown
+ *		(CLAIM_UNKNOWN) or accepted rows due for a tracking poll
+ *		(CLAIM_TRACK), at most room of them: claimed and committed in one
+ *		transaction, then handed to gw_jobs.  Rows that cannot be sent
+ *		(server or role gone, nothing left to try) are finished as failed.
+ *		Returns how many rows were claimed.
+ */
 int
 gw_claim_rows(ClaimKind kind, int room)
 {
@@ -393,11 +405,11 @@ gw_claim_rows(ClaimKind kind, int room)
 }
 
 /*
- * start_due
- *		Start every job whose next attempt is due; returns the ms until the
- *		next one that is not (-1: none).
+ * gw_write_outcomes
+ *		In one transaction: count the resize attempts about to leave, note
+ *		retries and write the outcomes of finished jobs; once committed, the
+ *		counted attempts may leave and the callers of finished jobs hear.
  */
-
 void
 gw_write_outcomes(void)
 {

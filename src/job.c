@@ -668,17 +668,10 @@ gw_job_new(void)
 }
 
 /*
- * job_setup
- *		Resolve the job's server (by the name recorded in its row, when
- *		known), role, credentials and the right to use them, and for a new
- *		call (insert true) write its 'sending' row.  Done when a job is
- *		claimed and again before each further resize attempt, so a dropped
- *		server or mapping, a revoked USAGE or an altered server take effect
- *		on calls already in the worker's hands.  Runs in a subtransaction:
- *		a call that cannot proceed spoils no other.  Returns NULL, or the
- *		error (in the caller's context).
+ * gw_start_due
+ *		Start every job whose next attempt is due; returns the ms until the
+ *		next one that is not (-1: none).
  */
-
 long
 gw_start_due(void)
 {
