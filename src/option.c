@@ -121,11 +121,10 @@ is_region(const char *s)
 
 /*
  * url_problem, gw_check_url
- *		A base URL after its scheme: http(s)://host[:port][/path], printable
+ *		A base URL after its scheme, http(s)://host[:port][/path]: printable
  *		ASCII without spaces, quotes, backslashes, credentials, query or
- *		fragment, at most 512 bytes; url_problem says what is wrong, or
- *		NULL.  gw_check_url checks an endpoint option: https, or http with
- *		gwresize.allow_http.
+ *		fragment, at most 512 bytes (url_problem: what is wrong, or NULL).
+ *		An endpoint option is https, or http with gwresize.allow_http.
  */
 static const char *
 url_problem(const char *v)
@@ -180,11 +179,10 @@ gw_check_metadata_url(char **newval, void **extra, GucSource source)
 	if (*newval == NULL)
 		return false;
 	if (strncmp(*newval, "http://", 7) != 0 && strncmp(*newval, "https://", 8) != 0)
-	{
-		GUC_check_errdetail("A metadata URL starts with http:// or https://.");
-		return false;
-	}
-	if ((problem = url_problem(*newval)) != NULL)
+		problem = "A metadata URL starts with http:// or https://.";
+	else
+		problem = url_problem(*newval);
+	if (problem != NULL)
 	{
 		GUC_check_errdetail("%s", problem);
 		return false;
