@@ -102,10 +102,10 @@ HOSTILE_SEND_KINDS = {"nested", "huge_fields", "nul", "bad_utf8", "retry_hint",
 # hostile kinds that break HTTP framing: written by Handler._hostile, which
 # always closes the connection afterwards
 HOSTILE_WIRE_KINDS = {"lying_length", "endless", "info_storm", "http10"}
-FAULT_KINDS = {"latency", "hang", "status", "throttle", "malformed",
-               "oversized", "drop", "expire_token"} | HOSTILE_SEND_KINDS | HOSTILE_WIRE_KINDS
+FAULT_KINDS = {"latency", "hang", "status", "throttle", "malformed", "oversized", "drop",
+               "expire_token", "echo"} | HOSTILE_SEND_KINDS | HOSTILE_WIRE_KINDS
 FAULT_INT_FIELDS = ("ms", "status", "bytes", "depth", "n", "max_bytes", "max_ms",
-                    "interval_ms", "chunk", "interim")
+                    "interval_ms", "chunk", "interim", "pad")
 FAULT_PROVIDERS = {"aliyun", "huawei", "iam", "sts", "aliyun_metadata", "huawei_metadata", "any"}
 # error/answer shape of each provider: Alibaba JSON, Huawei JSON, or plain text (metadata)
 _FAMILY = {"aliyun": "aliyun", "sts": "aliyun", "huawei": "huawei", "iam": "huawei",
@@ -138,6 +138,26 @@ REDIRECT_BODY = b"<html><body>Moved</body></html>"
 HTML_BODY = b"<html><body>Service maintenance</body></html>"
 BAD_UTF8 = b"\xff\xfe" + b"\xc3\x28" + b"\x80" + b"\xc0\xaf"   # bad pair, bad 2nd byte, lone cont., overlong "/"
 
+# the echo fault: encodings ("forms") of a quoted secret and where they go
+ECHO_FORMS = ("raw", "pct", "pct2", "pct_lower", "json_slash", "json_u", "json_U")
+ECHO_WHERE = ("message", "code", "text", "request_id", "header")
+ECHO_MAX_PAD = 1024 * 1024
+ECHO_MAX_SECRET = 64 * 1024             # a longer secret is quoted cut to this many characters
+ECHO_PLACEHOLDER = "\x00mockcloud-echo\x00"   # stands for the echo field while dumping JSON
+ECHO_CODES = {"aliyun": "SignatureDoesNotMatch", "huawei": "APIGW.0301", "meta": "APIGW.0301"}
+ECHO_MESSAGES = {"aliyun": "Specified signature is not matched with our calculation.",
+                 "huawei": "Incorrect IAM authentication information: verify aksk signature fail",
+                 "iam": "The request you have made requires authentication."}
+
+# forward-proxy trap: absolute-form request targets (RFC 9112 3.2.2) and CONNECT
+ABS_TARGET_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+PROXY_BODY = b"mockcloud: not a proxy; this request was not forwarded\n"
+
+# IAM X-Subject-Token length ("MII" + base64): default, bounds
+DEFAULT_IAM_TOKEN_BYTES = 4003
+MIN_IAM_TOKEN_BYTES = 4
+MAX_IAM_TOKEN_BYTES = 1024 * 1024
+
 LOG_FIELDS = ("seq", "t", "provider", "action", "method", "path", "instance_id",
               "spec", "token", "auth", "status", "code", "fault", "ak")
 
@@ -147,11 +167,15 @@ DEFAULT_CREDS = {
         "LTAIbenchkey": {"secret": "benchsecret"},
         "STS.testStsKeyId": {"secret": "testStsKeySecret",
                              "security_token": "testStsSecurityToken"},
+        # for echo tests: secret and token with characters every encoding changes
+        "STS.echoKeyId": {"secret": "echo/Secret+Key=01",
+                          "security_token": "echo+Token/With=Chars/0123456789abcdef"},
     },
     "huawei_aksk": {
         "HWTESTAK0001": {"sk": "hwTestSecretKey0001"},
         "HWTEMPAK0001": {"sk": "hwTempSecretKey0001",
                          "security_token": "hwTempSecurityToken0001"},
+        "HWECHOAK0001": {"sk": "hw/Echo+Secret=01", "security_token": "hw+Echo/Token=0123456789"},
     },
     "huawei_users": [
         {"domain": "testdomain", "name": "testuser", "password": "testPassword!1"},
@@ -193,6 +217,62 @@ class ApiError(Exception):
 def pct(s):
     """RFC 3986 percent-encoding of the UTF-8 bytes: only A-Za-z0-9-_.~ stay."""
     return quote(s, safe="-_.~")
+
+
+def _json_u(s, hexfmt):
+    """Every character but an ASCII letter or digit as a JSON \\u escape
+    (surrogate pairs beyond the BMP)."""
+    out = []
+    for ch in s:
+        if ch.isascii() and ch.isalnum():
+            out.append(ch)
+            continue
+        cp = ord(ch)
+        if cp > 0xFFFF:
+            cp -= 0x10000
+            out.append("\\u" + hexfmt % (0xD800 + (cp >> 10)))
+            cp = 0xDC00 + (cp & 0x3FF)
+        out.append("\\u" + hexfmt % cp)
+    return "".join(out)
+
+
+def echo_form(value, form):
+    """`value` in one echo form.  Returns (text, verbatim): `verbatim` means
+    the text is already JSON string content (the json_* forms) and goes into
+    a JSON body as it is; the others are JSON-escaped there."""
+    if form == "raw":
+        return value, False
+    if form == "pct":
+        return pct(value), False
+    if form == "pct2":
+        return pct(pct(value)), False
+    if form == "pct_lower":
+        return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), pct(value)), False
+    if form == "json_slash":
+        return json.dumps(value)[1:-1].replace("/", "\\/"), True
+    if form == "json_u":
+        return _json_u(value, "%04x"), True
+    if form == "json_U":
+        return _json_u(value, "%04X"), True
+    raise ValueError("unknown echo form %r" % (form,))
+
+
+def echo_field(items, forms, pad, labels, in_json):
+    """The text of an echo field: `pad` x's, then for each (name, secret) of
+    `items` its forms, as "Name: raw=.. pct=..; Name2: raw=.." (labels) or
+    just the values separated by spaces.  in_json: JSON string content
+    (without quotes), else plain text."""
+    def esc(t):
+        return json.dumps(t)[1:-1] if in_json else t
+    parts = []
+    for name, secret in items:
+        vals = []
+        for form in forms:
+            text, verbatim = echo_form(secret, form)
+            text = text if verbatim or not in_json else esc(text)
+            vals.append(form + "=" + text if labels else text)
+        parts.append(esc(name) + ": " + " ".join(vals) if labels else " ".join(vals))
+    return "x" * pad + ("; " if labels else " ").join(parts)
 
 
 def sha256_hex(data):
@@ -511,6 +591,17 @@ def verify_huawei_request(method, url, headers, body, aksk, now):
 # Credentials / configuration
 # ---------------------------------------------------------------------------
 
+def check_iam_token_bytes(v):
+    """iam_token_bytes as an int within bounds; ValueError otherwise."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
+        raise ValueError("iam_token_bytes must be an integer")
+    v = int(v)
+    if not MIN_IAM_TOKEN_BYTES <= v <= MAX_IAM_TOKEN_BYTES:
+        raise ValueError("iam_token_bytes must be %d..%d" % (MIN_IAM_TOKEN_BYTES,
+                                                              MAX_IAM_TOKEN_BYTES))
+    return v
+
+
 def load_creds(config_path):
     creds = json.loads(json.dumps(DEFAULT_CREDS))
     extra = {}
@@ -537,6 +628,8 @@ def load_creds(config_path):
     creds["token_ttl_s"] = float(extra.get("token_ttl_s", DEFAULT_TOKEN_TTL_S))
     creds["temp_ttl_s"] = float(extra.get("temp_ttl_s", DEFAULT_TEMP_TTL_S))
     creds["huawei_ecs_agency"] = bool(extra.get("huawei_ecs_agency", True))
+    creds["iam_token_bytes"] = check_iam_token_bytes(extra.get("iam_token_bytes",
+                                                               DEFAULT_IAM_TOKEN_BYTES))
     if extra.get("aliyun_ecs_roles") is not None:
         creds["aliyun_ecs_roles"] = [str(r) for r in extra["aliyun_ecs_roles"]]
     for arn, v in (extra.get("aliyun_roles") or {}).items():
@@ -629,6 +722,12 @@ def _rand(n, alphabet=_ALNUM):
     return "".join(alphabet[b % len(alphabet)] for b in secrets.token_bytes(n))
 
 
+def _b64_tail():
+    """8 base64 characters ending in "==" (4 random bytes): issued secrets end
+    with it, so that they contain "/", "+" and "=" (echo tests need all three)."""
+    return base64.b64encode(secrets.token_bytes(4)).decode("ascii")
+
+
 def _iso_s(ts):
     """Whole seconds, as Alibaba writes Expiration: 2015-04-09T11:52:19Z."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
@@ -689,6 +788,7 @@ class App:
             self.token_ttl_s = self.creds["token_ttl_s"]
             self.temp_ttl_s = self.creds["temp_ttl_s"]
             self.huawei_ecs_agency = self.creds["huawei_ecs_agency"]
+            self.iam_token_bytes = self.creds["iam_token_bytes"]
             self.temp = {"aliyun": {}, "huawei": {}}    # family -> AK -> credential
             self.issued = {"aliyun_metadata": 0, "huawei_metadata": 0, "sts": 0, "iam": 0}
             self.meta_tokens = {"aliyun": {}, "huawei": {}}  # metadata session token -> expiry
@@ -708,15 +808,17 @@ class App:
             life = min(float(life_s), self.temp_ttl_s)
         if family == "aliyun":
             ak = "STS." + _rand(28)
-            secret = _rand(44)
-            token = "CAIS" + base64.b64encode(secrets.token_bytes(240)).decode("ascii")
+            secret = _rand(17) + "/" + _rand(17) + "+" + _b64_tail()
+            token = ""
+            while "+" not in token or "/" not in token:     # almost always at once
+                token = "CAIS" + base64.b64encode(secrets.token_bytes(240)).decode("ascii")
             expires = float(math.floor(now + life))
             text = _iso_s(expires)
             entry = {"secret": secret, "security_token": token, "expires": expires,
                      "source": source}
         else:
             ak = _rand(20, _UPPER_NUM)
-            secret = _rand(40)
+            secret = _rand(15) + "/" + _rand(15) + "+" + _b64_tail()
             token = "gQ" + base64.urlsafe_b64encode(secrets.token_bytes(240)).decode("ascii")
             us = math.floor((now + life) * 1_000_000)
             expires = us / 1_000_000
@@ -937,6 +1039,8 @@ class App:
             return self.fault_response(req, fault), kind
         elif kind in HOSTILE_SEND_KINDS:
             return self.hostile_response(req, fault), kind
+        elif kind == "echo":
+            return self.echo_response(req, fault), kind
         elif kind in ("lying_length", "endless"):
             return self.hostile_wire(req, fault), kind
         elif kind == "info_storm" and int(fault.get("n", DEFAULT_STORM_N)) < 0:
@@ -1122,6 +1226,96 @@ class App:
                                         (ridh, rid)], raw=REDIRECT_BODY)
         # html
         return Resp(status or 200, [("Content-Type", "text/html"), (ridh, rid)], raw=HTML_BODY)
+
+    # ---- echo: an error quoting the request's secrets ----------------------
+    def echo_secrets(self, req):
+        """[(name, secret)]: every distinct secret the request carried or that the
+        mock associates with it, in a fixed order: the signing secret of the AK
+        that signed it, SecurityToken, x-acs-security-token, X-Security-Token,
+        X-Auth-Token, the metadata session tokens, the IAM password, ExternalId."""
+        out, seen = [], set()
+
+        def add(name, v):
+            if isinstance(v, str) and v and v not in seen:
+                seen.add(v)
+                out.append((name, v[:ECHO_MAX_SECRET]))
+        h, p = req.headers, req.params or {}
+        if req.ak:
+            if _fam(req.provider) == "aliyun":
+                k = self.ali_keys.get(req.ak)
+                add("AccessKeySecret", k.get("secret") if k else None)
+            else:
+                k = self.hw_aksk.get(req.ak)
+                add("SK", k.get("sk") if k else None)
+        add("SecurityToken", p.get("SecurityToken"))
+        for name in ("x-acs-security-token", "X-Security-Token", "X-Auth-Token",
+                     "X-aliyun-ecs-metadata-token", "X-Metadata-Token"):
+            add(name, h.get(name.lower()))
+        if req.provider == "iam" and req.action == "token":
+            try:
+                add("password", json.loads(req.body)["auth"]["identity"]["password"]["user"][
+                    "password"])
+            except (ValueError, KeyError, TypeError, IndexError):
+                pass
+        add("ExternalId", p.get("ExternalId"))
+        return out
+
+    def echo_response(self, req, f):
+        """The echo fault: a provider-shaped error (not applied) whose `where`
+        field quotes every secret of the request in the rule's `forms`."""
+        fam = _fam(req.provider)
+        iam = req.provider == "iam"
+        where = f.get("where", "message")
+        status = f.get("status", 400)
+        items = self.echo_secrets(req)
+
+        def field(in_json):
+            return echo_field(items, f.get("forms") or ECHO_FORMS, f.get("pad", 0),
+                              f.get("labels", True), in_json)
+        code = f.get("code") or (_reason(status) if iam else ECHO_CODES[fam])
+        ridh, rid = self._rid_header(fam)
+        if where == "header":
+            hval = field(False).encode("utf-8")
+            for b in (b"\r", b"\n", b"\x00"):
+                hval = hval.replace(b, b" ")
+        if where == "text" or (where == "header" and fam == "meta"):
+            body = field(False) if where == "text" else _reason(status)
+            hdrs = [("Content-Type", "text/plain")]
+            if where == "header":
+                hdrs.append((ridh, hval))
+            elif fam != "meta":
+                hdrs.append((ridh, rid))
+            return Resp(status, hdrs, raw=body.encode("utf-8"), code=code)
+        if fam == "aliyun":
+            host = req.headers.get("host", "").split(":")[0] or "apigateway.mock.aliyuncs.com"
+            product = "Sts" if req.provider == "sts" else "CloudAPI"
+            obj = {"RequestId": rid, "HostId": host, "Code": code,
+                   "Message": ECHO_MESSAGES["aliyun"],
+                   "Recommend": "https://api.aliyun.com/troubleshoot?q=%s&product=%s"
+                                "&requestId=%s" % (code, product, rid)}
+            key = {"message": "Message", "code": "Code", "request_id": "RequestId"}.get(where)
+            target = obj
+            ctype = "application/json;charset=utf-8"
+        elif iam:
+            obj = {"error": {"code": f.get("code") or status, "message": ECHO_MESSAGES["iam"],
+                             "title": _reason(status)}}
+            key = {"message": "message", "code": "code", "request_id": "request_id"}.get(where)
+            target = obj if where == "request_id" else obj["error"]
+            ctype = "application/json"
+        else:
+            obj = {"error_code": code, "error_msg": ECHO_MESSAGES["huawei"], "request_id": rid}
+            key = {"message": "error_msg", "code": "error_code",
+                   "request_id": "request_id"}.get(where)
+            target = obj
+            ctype = "application/json"
+        if key is None:             # where: header
+            text = json.dumps(obj)
+        else:                       # the field's JSON text goes in verbatim
+            target[key] = ECHO_PLACEHOLDER
+            text = json.dumps(obj).replace(json.dumps(ECHO_PLACEHOLDER),
+                                           '"' + field(True) + '"', 1)
+        return Resp(status, [("Content-Type", ctype), (ridh, hval if where == "header" else rid)],
+                    raw=text.encode("utf-8"), code=code)
 
     def hostile_wire(self, req, f):
         """lying_length / endless: framing-breaking answers, the call is not applied."""
@@ -1523,7 +1717,9 @@ class App:
             else:
                 raise self._iam_err(400, "Bad Request", "The project scope needs an id or a name.")
         now = time.time()
-        token = "MII" + base64.b64encode(secrets.token_bytes(3000)).decode("ascii")
+        with self.lock:
+            size = self.iam_token_bytes
+        token = self.new_iam_token(size)
         with self.lock:
             ttl = self.token_ttl_s
             self.tokens[token] = {"project_id": pid, "project_name": pname, "issued": now,
@@ -1544,6 +1740,13 @@ class App:
         return Resp(201, [("Content-Type", "application/json;charset=UTF-8"),
                           ("X-Subject-Token", token), ("X-Request-Id", _hw_rid())],
                     {"token": tok})
+
+    @staticmethod
+    def new_iam_token(size):
+        """An X-Subject-Token of exactly `size` characters: "MII" + base64."""
+        n = size - 3
+        b64 = base64.b64encode(secrets.token_bytes((n * 3 + 3) // 4)).decode("ascii")
+        return "MII" + b64[:n]
 
     # ---- Huawei IAM: temporary AK/SK through an agency ---------------------
     def _iam_assume_auth(self, req, now):
@@ -1647,6 +1850,8 @@ class App:
                     return 200, self._ctl_instances(q)
             if name == "config":
                 if method == "POST":
+                    if "iam_token_bytes" in j:      # checked first: no half-applied update
+                        check_iam_token_bytes(j["iam_token_bytes"])
                     with self.lock:
                         if "default_resize_delay_ms" in j:
                             self.default_resize_delay_ms = max(0, int(j["default_resize_delay_ms"]))
@@ -1656,12 +1861,15 @@ class App:
                             self.temp_ttl_s = float(j["temp_ttl_s"])
                         if "huawei_ecs_agency" in j:
                             self.huawei_ecs_agency = bool(j["huawei_ecs_agency"])
+                        if "iam_token_bytes" in j:
+                            self.iam_token_bytes = check_iam_token_bytes(j["iam_token_bytes"])
                 if method in ("POST", "GET"):
                     with self.lock:
                         return 200, {"default_resize_delay_ms": self.default_resize_delay_ms,
                                      "token_ttl_s": self.token_ttl_s,
                                      "temp_ttl_s": self.temp_ttl_s,
-                                     "huawei_ecs_agency": self.huawei_ecs_agency}
+                                     "huawei_ecs_agency": self.huawei_ecs_agency,
+                                     "iam_token_bytes": self.iam_token_bytes}
             if name == "credentials" and method == "GET":
                 now = time.time()
                 with self.lock:
@@ -1724,7 +1932,7 @@ class App:
                     c[k] = int(c[k])
             if "retry_after" in c:
                 c["retry_after"] = float(c["retry_after"])
-            err = self._check_hostile_rule(c)
+            err = self._check_hostile_rule(c) or self._check_echo_rule(c)
             if err:
                 return 400, {"error": err}
             clean.append(c)
@@ -1763,6 +1971,30 @@ class App:
             c[k] = v
         if kind == "retry_hint" and "value" not in c:
             return "retry_hint needs a value"
+        return None
+
+    @staticmethod
+    def _check_echo_rule(c):
+        """Validates (and normalises) the fields of an echo rule; returns an error text or None."""
+        if c["kind"] != "echo":
+            return None
+        forms = c.get("forms", list(ECHO_FORMS))
+        if isinstance(forms, str):
+            forms = [forms]
+        if not isinstance(forms, list) or not forms or \
+                any(not isinstance(x, str) or x not in ECHO_FORMS for x in forms):
+            return "forms must be a non-empty list of " + ", ".join(ECHO_FORMS)
+        c["forms"] = forms
+        if c.setdefault("where", "message") not in ECHO_WHERE:
+            return "where must be one of " + ", ".join(ECHO_WHERE)
+        if not 0 <= c.setdefault("pad", 0) <= ECHO_MAX_PAD:
+            return "pad must be 0..%d" % ECHO_MAX_PAD
+        if not 200 <= c.setdefault("status", 400) <= 599:
+            return "status must be 200..599"
+        if not isinstance(c.setdefault("labels", True), bool):
+            return "labels must be true or false"
+        if "code" in c and (not isinstance(c["code"], str) or not c["code"]):
+            return "code must be a non-empty string"
         return None
 
     def _ctl_requests(self, q):
@@ -1949,9 +2181,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = "keep-alive" not in conn
             else:
                 self.close_connection = "close" in conn
-            if version == "HTTP/1.1" and hdrs.get("expect", "").lower() == "100-continue":
-                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            self._dispatch()
+            if self._proxied_target():
+                self._proxy_trap()
+            else:
+                if version == "HTTP/1.1" and hdrs.get("expect", "").lower() == "100-continue":
+                    self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                self._dispatch()
             self.wfile.flush()
         except TimeoutError:
             self.close_connection = True
@@ -2208,6 +2443,34 @@ class Handler(BaseHTTPRequestHandler):
                "duration_ms": duration_ms}
         self.server.app.record(rec)
         return rec
+
+    def _proxied_target(self):
+        """True for what a client sends to a forward proxy: CONNECT, or a
+        request target in absolute form (http://host/path)."""
+        return self.command.upper() == "CONNECT" or bool(ABS_TARGET_RE.match(self.path))
+
+    def _proxy_trap(self):
+        """Forward-proxy trap: the request is recorded as provider "proxied"
+        (action: the method, path: the target as sent) and answered 502, never
+        forwarded.  CONNECT, or a request with Expect: 100-continue (no 100 is
+        sent, so its body never comes): the connection is closed after the
+        answer.  Other requests: the body is read and keep-alive goes on."""
+        t, t0 = time.time(), time.monotonic()
+        resp = Resp(502, [("Content-Type", "text/plain")], raw=PROXY_BODY)
+        if self.command.upper() == "CONNECT" or \
+                self.headers.get("expect", "").lower() == "100-continue":
+            self.close_connection = True
+        elif self._read_body() is None:
+            resp = Resp(kind="drop", status=None)     # framing error: answered already, or gone
+        req = Req(self.command, self.path, "", self.headers, b"", t)
+        req.provider, req.action = "proxied", self.command
+        app = self.server.app
+        self._record(req, self.path, resp, None, round((time.monotonic() - t0) * 1000.0, 3))
+        if resp.kind == "send":
+            self._send(502, resp.headers, resp.raw)
+        if app.verbose:
+            sys.stderr.write("mockcloud: proxied %s %s -> %s\n" % (self.command, self.path,
+                                                                  resp.status))
 
     def _dispatch(self):
         t = time.time()

@@ -3,10 +3,11 @@
 
 The mock's port comes from $GW_MOCK_HTTP.  Usage:
   mockctl.py reset
-  mockctl.py fault JSON          add fault rule(s): one rule, or {"faults": [...]}
+  mockctl.py fault JSON          add fault rule(s): one rule, or {"faults": [...]},
+                                 e.g. '{"kind":"echo","forms":["raw","pct"],"where":"message"}'
   mockctl.py instance JSON       create or update one instance
   mockctl.py config JSON         set default_resize_delay_ms / token_ttl_s / temp_ttl_s /
-                                 huawei_ecs_agency
+                                 huawei_ecs_agency / iam_token_bytes
   mockctl.py revoke              revoke every issued Huawei IAM token
   mockctl.py expire              expire every issued temporary credential now
   mockctl.py credentials         print {"issued": {...}, "valid": n}
@@ -16,11 +17,18 @@ The mock's port comes from $GW_MOCK_HTTP.  Usage:
   mockctl.py resizes INSTANCE            how many resizes the mock applied to it
   mockctl.py get PATH            print the JSON answer of GET /_mock/PATH
 Prints nothing for the setters; exits non-zero when the mock refuses.
+Proxy settings (http_proxy and the like) are ignored: the mock answers 502 to
+anything sent to it as to a proxy.
 """
 import json
 import os
 import sys
+import urllib.error
 import urllib.request
+
+
+# no ProxyHandler from the environment: talk to the mock directly
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def call(method, path, body=None):
@@ -28,7 +36,7 @@ def call(method, path, body=None):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method,
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
+    with _OPENER.open(req, timeout=10) as r:
         return json.loads(r.read() or b"null")
 
 
@@ -80,4 +88,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        sys.exit(main(sys.argv))
+    except urllib.error.HTTPError as e:          # the mock refused: say why
+        sys.stderr.write("mockctl: %s %s\n" % (e.code, e.read().decode("utf-8", "replace")))
+        sys.exit(1)

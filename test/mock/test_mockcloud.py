@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 import uuid
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -164,7 +166,7 @@ def faults(*rules):
 
 def ali_rpc(action, params, ak=ALI_AK, secret=ALI_SK, method="POST", ts=None, nonce=None,
             sts_token=None, fmt="JSON", version="2016-07-14", tamper=False, form=False,
-            tls=False, conn=None, drop=()):
+            tls=False, conn=None, drop=(), raw=False):
     p = {"Action": action, "Version": version, "Format": fmt, "AccessKeyId": ak,
          "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0",
          "SignatureNonce": nonce or uuid.uuid4().hex, "Timestamp": ts or now_ali()}
@@ -180,14 +182,14 @@ def ali_rpc(action, params, ak=ALI_AK, secret=ALI_SK, method="POST", ts=None, no
         sig = ("A" if sig[0] != "A" else "B") + sig[1:]
     q = canon + "&Signature=" + enc(sig)
     if form:
-        return jcall(method, "/", {"Content-Type": "application/x-www-form-urlencoded"},
-                     q.encode(), tls=tls, conn=conn)
-    return jcall(method, "/?" + q, {}, b"", tls=tls, conn=conn)
+        return (call if raw else jcall)(method, "/", {"Content-Type": "application/x-www-form-urlencoded"},
+                                        q.encode(), tls=tls, conn=conn)
+    return (call if raw else jcall)(method, "/?" + q, {}, b"", tls=tls, conn=conn)
 
 
 def ali_v3(action, params, ak=ALI_AK, secret=ALI_SK, ts=None, nonce=None, sts_token=None,
            version="2016-07-14", tamper=False, tls=False, unsigned=None, body_hash=None,
-           conn=None):
+           conn=None, raw=False):
     cq = "&".join("%s=%s" % (enc(k), enc(v)) for k, v in sorted((k, str(v)) for k, v in params.items()))
     body = b""
     hd = {"host": hosthdr(tls), "x-acs-action": action, "x-acs-version": version,
@@ -205,7 +207,7 @@ def ali_v3(action, params, ak=ALI_AK, secret=ALI_SK, ts=None, nonce=None, sts_to
     hd["Authorization"] = "ACS3-HMAC-SHA256 Credential=%s,SignedHeaders=%s,Signature=%s" % (
         ak, ";".join(names), sig)
     hd.update(unsigned or {})
-    return jcall("POST", "/?" + cq if cq else "/", hd, body, tls=tls, conn=conn)
+    return (call if raw else jcall)("POST", "/?" + cq if cq else "/", hd, body, tls=tls, conn=conn)
 
 
 def modify_params(iid, spec="api.s2.large", token=None, **extra):
@@ -237,7 +239,7 @@ def hw_sign(method, path, query, headers, body, ak=HW_AK, sk=HW_SK, tamper=False
 
 
 def hw(action, iid, spec=None, token=None, aksk=None, project=PROJECT, date=None, tls=False,
-       tamper=False, extra=None, sign_date=True, conn=None):
+       tamper=False, extra=None, sign_date=True, conn=None, raw=False):
     path = "/v2/%s/apigw/instances/%s" % (project, iid)
     method = "GET"
     body = b""
@@ -261,7 +263,7 @@ def hw(action, iid, spec=None, token=None, aksk=None, project=PROJECT, date=None
             hd = hw_sign(method, path, "", signed, body, ak, sk, tamper)
         headers = hd
     headers.update(extra or {})
-    return jcall(method, path, headers, body, tls=tls, conn=conn)
+    return (call if raw else jcall)(method, path, headers, body, tls=tls, conn=conn)
 
 
 def iam_token(project_id=PROJECT, project_name=None, user="testuser", password="testPassword!1",
@@ -1363,7 +1365,7 @@ class TestControlAndTransport(MockTestCase):
         self.assertEqual((res["instance_status"], res["spec"]), (42, "PLATINUM"))
         self.assertEqual(ctl("POST", "config", {"default_resize_delay_ms": 10}),
                          {"default_resize_delay_ms": 10, "token_ttl_s": 86400,
-                          "temp_ttl_s": 3600, "huawei_ecs_agency": True})
+                          "temp_ttl_s": 3600, "huawei_ecs_agency": True, "iam_token_bytes": 4003})
         ctl("POST", "reset")
         self.assertEqual(ctl("GET", "requests"), [])
         self.assertEqual(ctl("GET", "instances"), [])
@@ -1399,6 +1401,7 @@ class TestControlAndTransport(MockTestCase):
             json.dump({"aliyun_keys": {"LTAIextra": "extrasecret"},
                        "huawei_static_tokens": ["extra-static"],
                        "temp_ttl_s": 100, "huawei_ecs_agency": False, "aliyun_ecs_roles": ["r2"],
+                       "iam_token_bytes": 5000,
                        "aliyun_roles": {"acs:ram::1:role/x": {"external_id": None, "max_duration": 7200}},
                        "huawei_agencies": [{"domain_name": "d2", "agency_name": "a2"}]}, f)
         proc, p2 = start_mock(STATE["tmp"], "second", ["--config", cfg])
@@ -1411,7 +1414,9 @@ class TestControlAndTransport(MockTestCase):
                 self.assertEqual(ali_rpc("DescribeInstances", {})[0], 200)
                 self.assertEqual(hw("show", "x-1", token="extra-static")[0], 200)
                 cfgnow = ctl("GET", "config")
-                self.assertEqual((cfgnow["temp_ttl_s"], cfgnow["huawei_ecs_agency"]), (100, False))
+                self.assertEqual((cfgnow["temp_ttl_s"], cfgnow["huawei_ecs_agency"], cfgnow["iam_token_bytes"]),
+                                 (100, False, 5000))
+                self.assertEqual(len(iam_token()[1]["x-subject-token"]), 5000)
                 st, _, b = assume_rpc(assume_params(role="acs:ram::1:role/x", DurationSeconds=7200))
                 self.assertEqual(st, 200, b)
                 self.assertAlmostEqual(parse_s(b["Credentials"]["Expiration"]), time.time() + 100, delta=3)
@@ -1854,6 +1859,311 @@ class TestCredentialSources(MockTestCase):
                          json.dumps({"provider": "metadata", "kind": "drop"}).encode())
         self.assertEqual(st, 400)
         self.assertEqual(ctl("GET", "stats")["by_provider"]["aliyun_metadata"], 5)
+
+
+# ---------------------------------------------------------------------------
+# 8. echo fault, forward-proxy trap, IAM token size
+# ---------------------------------------------------------------------------
+
+ECHO_AK, ECHO_SK = "STS.echoKeyId", "echo/Secret+Key=01"
+ECHO_TOK = "echo+Token/With=Chars/0123456789abcdef"
+HW_ECHO_AK, HW_ECHO_SK, HW_ECHO_TOK = "HWECHOAK0001", "hw/Echo+Secret=01", "hw+Echo/Token=0123456789"
+ALL_FORMS = ["raw", "pct", "pct2", "pct_lower", "json_slash", "json_u", "json_U"]
+
+
+def forms_of(s):
+    """The seven echo forms of an ASCII secret, as JSON string content (written
+    independently of the mock): raw and pct* need no JSON escaping here."""
+    def u(fmt):
+        return "".join(c if c.isascii() and c.isalnum() else "\\u" + fmt % ord(c) for c in s)
+    low = "".join(chr(b) if b in _UNRESERVED else "%%%02x" % b for b in s.encode("utf-8"))
+    assert '"' not in s and "\\" not in s
+    return {"raw": s, "pct": enc(s), "pct2": enc(enc(s)), "pct_lower": low,
+            "json_slash": s.replace("/", "\\/"), "json_u": u("%04x"), "json_U": u("%04X")}
+
+
+def echo_text(items, forms=ALL_FORMS, pad=0, labels=True, decoded=False):
+    """Expected echo field: JSON string content, or (decoded) what a JSON parser makes of it."""
+    parts = []
+    for name, secret in items:
+        f = forms_of(secret)
+        vals = [(secret if decoded and k.startswith("json_") else f[k]) for k in forms]
+        parts.append(name + ": " + " ".join(k + "=" + v for k, v in zip(forms, vals)) if labels
+                     else " ".join(vals))
+    return "x" * pad + ("; " if labels else " ").join(parts)
+
+
+def last_rec():
+    return ctl("GET", "requests")[-1]
+
+
+class TestEcho(MockTestCase):
+    def test_forms_are_distinct_for_the_echo_secrets(self):
+        for s in (ECHO_SK, ECHO_TOK, HW_ECHO_SK, HW_ECHO_TOK):
+            f = forms_of(s)
+            self.assertEqual(len(set(f.values())), 7, f)
+            self.assertTrue(all(c in s for c in "/+="), s)
+            for k in ALL_FORMS:          # the mock's encoder agrees with the test's
+                self.assertEqual(mockcloud.echo_form(s, k)[0], f[k], (s, k))
+        self.assertEqual(forms_of("a/b")["pct_lower"], "a%2fb")
+        self.assertEqual(json.loads('"%s"' % forms_of(ECHO_TOK)["json_U"]), ECHO_TOK)
+
+    def test_aliyun_rpc_all_forms_not_applied(self):
+        faults({"provider": "aliyun", "kind": "echo"})
+        iid = uid()
+        st, h, raw = ali_rpc("ModifyInstanceSpec", modify_params(iid), ak=ECHO_AK, secret=ECHO_SK,
+                             sts_token=ECHO_TOK, raw=True)
+        self.assertEqual(st, 400)
+        items = [("AccessKeySecret", ECHO_SK), ("SecurityToken", ECHO_TOK)]
+        self.assertIn(b'"Message": "' + echo_text(items).encode() + b'"', raw)
+        self.assertIn(b"json_slash=echo\\/Secret+Key=01", raw)          # verbatim in the JSON text
+        self.assertIn(b"json_U=echo\\u002FSecret\\u002BKey\\u003D01", raw)
+        b = json.loads(raw)
+        self.assertEqual(b["Message"], echo_text(items, decoded=True))
+        self.assertEqual((b["Code"], h["x-acs-request-id"]), ("SignatureDoesNotMatch", b["RequestId"]))
+        self.assertTrue(h["content-type"].startswith("application/json"))
+        self.assertIsNone(instance("aliyun", iid))                        # not applied
+        r = last_rec()
+        self.assertEqual((r["provider"], r["fault"], r["status"], r["code"], r["ak"]),
+                         ("aliyun", "echo", 400, "SignatureDoesNotMatch", ECHO_AK))
+        # the rule is used up: the same key works normally
+        self.assertEqual(ali_rpc("DescribeInstances", {}, ak=ECHO_AK, secret=ECHO_SK, sts_token=ECHO_TOK)[0], 200)
+
+    def test_aliyun_where_pad_labels(self):
+        items = [("AccessKeySecret", ECHO_SK), ("x-acs-security-token", ECHO_TOK)]
+        kw = dict(ak=ECHO_AK, secret=ECHO_SK, sts_token=ECHO_TOK)
+        # code, with pad: the first secret starts right after pad + its label
+        faults({"kind": "echo", "where": "code", "pad": 180, "forms": ["pct", "json_u"]})
+        st, _, b = ali_v3("DescribeInstances", {}, **kw)
+        self.assertEqual(st, 400)
+        want = echo_text(items, ["pct", "json_u"], pad=180, decoded=True)
+        self.assertEqual(b["Code"], want)
+        self.assertEqual(b["Code"].index(forms_of(ECHO_SK)["pct"]), 180 + len("AccessKeySecret: pct="))
+        self.assertEqual(b["Message"], "Specified signature is not matched with our calculation.")
+        self.assertEqual(last_rec()["code"], "SignatureDoesNotMatch")
+        # request_id without labels: the first secret starts exactly at pad
+        faults({"kind": "echo", "where": "request_id", "pad": 5, "forms": "raw", "labels": False})
+        st, h, b = ali_v3("DescribeInstances", {}, **kw)
+        self.assertEqual(b["RequestId"], "xxxxx" + ECHO_SK + " " + ECHO_TOK)
+        self.rid_is_normal(h["x-acs-request-id"], "aliyun")
+        # text: plain text, the json_* forms keep their backslashes
+        faults({"kind": "echo", "where": "text", "pad": 3, "status": 401, "code": "InvalidAccessKeyId.NotFound"})
+        st, h, body = ali_v3("DescribeInstances", {}, raw=True, **kw)
+        self.assertEqual((st, h["content-type"]), (401, "text/plain"))
+        self.assertEqual(body.decode(), echo_text(items, pad=3))
+        self.assertIn(b"json_slash=echo\\/Secret", body)
+        self.rid_is_normal(h["x-acs-request-id"], "aliyun")
+        r = last_rec()
+        self.assertEqual((r["status"], r["code"], r["fault"]), (401, "InvalidAccessKeyId.NotFound", "echo"))
+        # header: the request-id header carries it; the body is a normal error
+        faults({"kind": "echo", "where": "header", "forms": ["raw", "json_slash"]})
+        st, h, b = ali_v3("DescribeInstances", {}, **kw)
+        self.assertEqual(h["x-acs-request-id"], echo_text(items, ["raw", "json_slash"]))
+        self.assertEqual((st, b["Code"]), (400, "SignatureDoesNotMatch"))
+        self.assertRegex(b["RequestId"], "^" + ALI_RID.decode() + "$")
+        # nothing secret in the request: only the padding
+        faults({"kind": "echo", "pad": 4})
+        st, _, b = jcall("GET", "/?Action=DescribeInstances")
+        self.assertEqual((st, b["Message"]), (400, "xxxx"))
+        # an unknown AK has no secret; the token it carried is still quoted
+        faults({"kind": "echo", "forms": ["raw"]})
+        self.assertEqual(ali_rpc("DescribeInstances", {}, ak="LTAInope", sts_token="tok/1")[2]["Message"],
+                         "SecurityToken: raw=tok/1")
+
+    def rid_is_normal(self, value, prov):
+        self.assertRegex(value, "^" + (ALI_RID if prov == "aliyun" else HW_RID).decode() + "$")
+
+    def test_huawei_iam_sts_metadata(self):
+        fr = ["raw", "pct"]
+        # APIG AK/SK with a temporary AK + X-Security-Token + X-Auth-Token; not applied
+        faults({"provider": "huawei", "kind": "echo", "forms": fr})
+        iid = uid()
+        st, h, b = hw("resize", iid, "PROFESSIONAL", aksk=(HW_ECHO_AK, HW_ECHO_SK),
+                      extra={"X-Security-Token": HW_ECHO_TOK, "X-Auth-Token": "hw-static-token-0001"})
+        self.assertEqual((st, b["error_code"], b["request_id"]), (400, "APIGW.0301", h["x-request-id"]))
+        self.assertEqual(b["error_msg"], echo_text([("SK", HW_ECHO_SK), ("X-Security-Token", HW_ECHO_TOK),
+                                                    ("X-Auth-Token", "hw-static-token-0001")], fr))
+        self.assertIsNone(instance("huawei", iid))
+        r = last_rec()
+        self.assertEqual((r["fault"], r["code"], r["ak"]), ("echo", "APIGW.0301", HW_ECHO_AK))
+        # the built-in echo AK works normally
+        self.assertEqual(hw("show", iid, aksk=(HW_ECHO_AK, HW_ECHO_SK),
+                            extra={"X-Security-Token": HW_ECHO_TOK})[0], 200)
+        # APIG where=request_id
+        faults({"provider": "huawei", "kind": "echo", "forms": ["json_u"], "where": "request_id"})
+        st, h, raw = hw("show", iid, token="a/b", raw=True)
+        self.assertIn(b'"request_id": "X-Auth-Token: json_u=a\\u002fb"', raw)
+        self.rid_is_normal(h["x-request-id"], "huawei")
+        # IAM password token: Keystone shape
+        faults({"provider": "iam", "kind": "echo", "forms": fr})
+        st, _, b = iam_token(password="p/w+d=01")
+        self.assertEqual((st, b), (400, {"error": {"code": 400, "message": echo_text([("password", "p/w+d=01")], fr),
+                                                   "title": "Bad Request"}}))
+        self.assertEqual(last_rec()["code"], "Bad Request")
+        # IAM assume_role, where=code, and where=request_id (top level)
+        faults({"provider": "iam", "action": "assume_role", "kind": "echo", "forms": ["raw"], "where": "code"},
+               {"provider": "iam", "kind": "echo", "forms": ["raw"], "where": "request_id", "status": 401})
+        st, _, b = iam_assume("static")
+        self.assertEqual((st, b["error"]["code"], b["error"]["title"]),
+                         (400, "X-Auth-Token: raw=hw-static-token-0001", "Bad Request"))
+        st, _, b = iam_assume((HW_AK, HW_SK))
+        self.assertEqual((st, b["request_id"], b["error"]["title"]), (401, "SK: raw=" + HW_SK, "Unauthorized"))
+        self.assertEqual(ctl("GET", "credentials")["issued"]["iam"], 0)
+        # STS AssumeRole: the signing secret and ExternalId (form body); nothing issued
+        faults({"provider": "sts", "kind": "echo", "forms": ["raw", "pct2"]})
+        st, _, b = assume_rpc(assume_params(role=STS_EXT_ROLE, ExternalId="ext-0001"))
+        self.assertEqual((st, b["Code"]), (400, "SignatureDoesNotMatch"))
+        self.assertEqual(b["Message"], echo_text([("AccessKeySecret", ALI_SK), ("ExternalId", "ext-0001")],
+                                                 ["raw", "pct2"]))
+        self.assertIn("product=Sts", b["Recommend"])
+        self.assertEqual(ctl("GET", "credentials")["issued"]["sts"], 0)
+        # metadata: text by default shape is JSON (Huawei); text/plain with where=text
+        faults({"provider": "aliyun_metadata", "kind": "echo", "forms": ["raw"], "where": "text"},
+               {"provider": "huawei_metadata", "kind": "echo", "forms": ["raw"]},
+               {"provider": "huawei_metadata", "kind": "echo", "forms": ["raw"], "where": "header",
+                "status": 401})
+        st, h, body = call("GET", ALI_META + "gwresize-ecs-role", {"X-aliyun-ecs-metadata-token": "m/t+1"})
+        self.assertEqual((st, h["content-type"], body), (400, "text/plain", b"X-aliyun-ecs-metadata-token: raw=m/t+1"))
+        self.assertNotIn("x-request-id", h)
+        st, h, b = hw_meta_creds("hm+t/2")
+        self.assertEqual((st, b["error_code"], b["error_msg"], b["request_id"]),
+                         (400, "APIGW.0301", "X-Metadata-Token: raw=hm+t/2", h["x-request-id"]))
+        st, h, body = call("GET", "/openstack/latest/securitykey", {"X-Metadata-Token": "hm+t/3"})
+        self.assertEqual((st, h["x-request-id"], body), (401, "X-Metadata-Token: raw=hm+t/3", b"Unauthorized"))
+        self.assertEqual(ctl("GET", "credentials")["issued"], {"aliyun_metadata": 0, "huawei_metadata": 0,
+                                                               "sts": 0, "iam": 0})
+        log = ctl("GET", "requests", query="fault=echo")
+        self.assertEqual([r["provider"] for r in log],
+                         ["huawei", "huawei", "iam", "iam", "iam", "sts", "aliyun_metadata", "huawei_metadata",
+                          "huawei_metadata"])
+
+    def test_issued_secrets_and_rules(self):
+        a = ali_meta_fresh()
+        st, _, b = hw_meta_creds()
+        c = b["credential"]
+        for secret, n in ((a[1], 44), (c["secret"], 40)):
+            self.assertEqual(len(secret), n)
+            self.assertTrue(all(ch in secret for ch in "/+="), secret)
+        self.assertTrue("/" in a[2] and "+" in a[2], a[2])
+        # an issued credential: the mock quotes the secret it issued
+        faults({"kind": "echo", "forms": ["raw"], "labels": False, "count": 2})
+        self.assertEqual(ali_v3("DescribeInstances", {}, ak=a[0], secret="whatever", sts_token=a[2])[2]["Message"],
+                         a[1] + " " + a[2])
+        self.assertEqual(hw("show", "e-1", aksk=(c["access"], c["secret"]),
+                            extra={"X-Security-Token": c["securitytoken"]})[2]["error_msg"],
+                         c["secret"] + " " + c["securitytoken"])
+        # rules: defaults filled in, bad fields refused
+        got = ctl("GET", "faults")[0]
+        self.assertEqual((got["forms"], got["where"], got["pad"], got["status"], got["labels"]),
+                         (["raw"], "message", 0, 400, False))
+        ctl("DELETE", "faults")
+        self.assertEqual(ctl("POST", "faults", {"kind": "echo"})["added"], 1)
+        self.assertEqual(ctl("GET", "faults")[0]["forms"], ALL_FORMS)
+        for bad in ({"forms": ["raw", "base64"]}, {"forms": []}, {"forms": 3}, {"where": "body"},
+                    {"pad": -1}, {"pad": 2 * 1024 * 1024}, {"status": 199}, {"status": 600},
+                    {"labels": "no"}, {"code": ""}, {"provider": "proxied"}):
+            rule = dict({"kind": "echo"}, **bad)
+            st, _, e = jcall("POST", "/_mock/faults", {"Content-Type": "application/json"},
+                             json.dumps(rule).encode())
+            self.assertEqual(st, 400, (bad, e))
+
+    def test_mockctl_fault_echo(self):
+        env = dict(os.environ, GW_MOCK_HTTP=str(port(False)), http_proxy="http://127.0.0.1:1",
+                   HTTP_PROXY="http://127.0.0.1:1", no_proxy="", NO_PROXY="")
+        ctlpy = os.path.join(HERE, "mockctl.py")
+        p = subprocess.run([PY, ctlpy, "fault", '{"kind":"echo","provider":"huawei","forms":["pct"]}'],
+                           env=env, capture_output=True, timeout=20)
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, b"", b""))
+        self.assertEqual(hw("show", "c-1", token="t/1")[2]["error_msg"], "X-Auth-Token: pct=t%2F1")
+        p = subprocess.run([PY, ctlpy, "fault", '{"kind":"echo","where":"nowhere"}'],
+                           env=env, capture_output=True, timeout=20)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"where must be one of", p.stderr)
+
+
+class TestProxyTrapAndTokenSize(MockTestCase):
+    def test_absolute_form_and_keep_alive(self):
+        faults({"kind": "drop", "count": -1, "provider": "any"})     # faults do not apply to the trap
+        c = new_conn()
+        try:
+            for method, target, body in (("GET", "http://127.0.0.1:%d/_mock/ping" % port(False), None),
+                                         ("POST", "http://100.100.100.200/latest/api/token?x=1", b"abc"),
+                                         ("GET", "https://sts.aliyuncs.com/?Action=AssumeRole", None)):
+                c.request(method, target, body=body, headers={"Host": "elsewhere"})
+                r = c.getresponse()
+                self.assertEqual((r.status, r.getheader("content-type"), r.read()),
+                                 (502, "text/plain", mockcloud.PROXY_BODY), target)
+            sock = c.sock
+            c.request("GET", "/_mock/ping")                  # origin form on the same connection
+            r = c.getresponse()
+            self.assertEqual((r.status, json.loads(r.read())), (200, {"ok": True}))
+            self.assertIs(c.sock, sock)
+        finally:
+            c.close()
+        log = ctl("GET", "requests", query="provider=proxied")
+        self.assertEqual([(r["action"], r["method"], r["path"], r["status"], r["fault"]) for r in log],
+                         [("GET", "GET", "http://127.0.0.1:%d/_mock/ping" % port(False), 502, None),
+                          ("POST", "POST", "http://100.100.100.200/latest/api/token?x=1", 502, None),
+                          ("GET", "GET", "https://sts.aliyuncs.com/?Action=AssumeRole", 502, None)])
+        self.assertEqual(ctl("GET", "stats")["by_provider"], {"proxied": 3})
+        self.assertEqual(ctl("GET", "credentials")["issued"]["aliyun_metadata"], 0)
+
+    def test_connect_and_proxy_clients(self):
+        for tls in (False, True):
+            line, h, _, body, how = wire(b"CONNECT sts.aliyuncs.com:443 HTTP/1.1\r\n"
+                                         b"Host: sts.aliyuncs.com:443\r\n\r\n", tls)
+            self.assertEqual((line, h["connection"], body, how),
+                             (b"HTTP/1.1 502 Bad Gateway", b"close", mockcloud.PROXY_BODY, "eof"))
+        line, h, _, body, how = wire(b"POST http://a/v3/auth/tokens HTTP/1.1\r\nHost: a\r\n"
+                                     b"Expect: 100-continue\r\nContent-Length: 5\r\n\r\n", False)
+        self.assertEqual((line, h["connection"], body, how),
+                         (b"HTTP/1.1 502 Bad Gateway", b"close", mockcloud.PROXY_BODY, "eof"))
+        # what clients do with https_proxy / http_proxy set
+        c = http.client.HTTPSConnection("127.0.0.1", port(False), timeout=5, context=STATE["ctx"])
+        c.set_tunnel("apig.cn-north-4.myhuaweicloud.com", 443)
+        with self.assertRaisesRegex(OSError, "502"):
+            c.request("GET", "/v2/p/apigw/instances/x")
+        c.close()
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler(
+            {"http": "http://127.0.0.1:%d" % port(False)}))
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            opener.open("http://169.254.169.254/openstack/latest/securitykey", timeout=5)
+        self.assertEqual(cm.exception.code, 502)
+        cm.exception.close()
+        log = ctl("GET", "requests")
+        self.assertEqual([(r["provider"], r["action"], r["path"]) for r in log],
+                         [("proxied", "CONNECT", "sts.aliyuncs.com:443")] * 2 +
+                         [("proxied", "POST", "http://a/v3/auth/tokens"),
+                          ("proxied", "CONNECT", "apig.cn-north-4.myhuaweicloud.com:443"),
+                          ("proxied", "GET", "http://169.254.169.254/openstack/latest/securitykey")])
+        self.assertEqual(jcall("GET", "/_mock/ping")[2], {"ok": True})      # still serving
+
+    def test_iam_token_bytes(self):
+        self.assertEqual(ctl("GET", "config")["iam_token_bytes"], 4003)
+        self.assertEqual(len(iam_token()[1]["x-subject-token"]), 4003)
+        for n in (20000, 40000):
+            self.assertEqual(ctl("POST", "config", {"iam_token_bytes": n})["iam_token_bytes"], n)
+            st, h, _ = iam_token()
+            tok = h["x-subject-token"]
+            self.assertEqual((st, len(tok)), (201, n))
+            self.assertRegex(tok, r"^MII[A-Za-z0-9+/]+$")
+            self.assertEqual(hw("show", "tb-1", token=tok)[0], 200)          # accepted back in X-Auth-Token
+            self.assertEqual(iam_assume("tok:" + tok)[0], 201)
+        faults({"provider": "huawei", "kind": "echo", "forms": ["raw"], "labels": False})
+        self.assertEqual(hw("show", "tb-1", token=tok)[2]["error_msg"], tok)
+        # header lines: 48 KB pass, beyond 64 KB is 431
+        st, _, b = hw("show", "tb-1", token="MII" + "A" * (48 * 1024))
+        self.assertEqual((st, b["error_code"]), (401, "APIC.7102"))
+        self.assertEqual(call("GET", "/v2/p/apigw/instances/tb-1", {"X-Auth-Token": "A" * 70000})[0], 431)
+        # bad values change nothing
+        for bad in (3, 2 * 1024 * 1024, "4000", True, 4000.5, None):
+            st, _, _ = jcall("POST", "/_mock/config", {"Content-Type": "application/json"},
+                             json.dumps({"default_resize_delay_ms": 7, "iam_token_bytes": bad}).encode())
+            self.assertEqual(st, 400, bad)
+        cfg = ctl("GET", "config")
+        self.assertEqual((cfg["iam_token_bytes"], cfg["default_resize_delay_ms"]), (40000, 150))
+        ctl("POST", "reset")
+        self.assertEqual(ctl("GET", "config")["iam_token_bytes"], 4003)
 
 
 if __name__ == "__main__":
