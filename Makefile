@@ -11,7 +11,10 @@ OBJS = \
 	src/gwresize.o \
 	src/http.o \
 	src/huawei.o \
+	src/install.o \
 	src/job.o \
+	src/mapping.o \
+	src/mask.o \
 	src/option.o \
 	src/provider.o \
 	src/request.o \
@@ -21,7 +24,9 @@ OBJS = \
 EXTENSION = gwresize
 DATA = sql/gwresize--1.0.sql \
 	sql/gwresize--1.0--1.1.sql \
-	sql/gwresize--1.1--1.2.sql
+	sql/gwresize--1.1--1.2.sql \
+	sql/gwresize--1.2--1.3.sql \
+	sql/gwresize--1.3.sql
 PGFILEDESC = "gwresize - resize cloud API gateways from SQL"
 
 PG_CPPFLAGS = -Isrc $(shell pkg-config --cflags libcurl openssl)

@@ -28,6 +28,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -76,22 +77,62 @@ gw_refuse_on_standby(const char *what)
 				 errhint("Run it on the primary.")));
 }
 
-/* run fn(arg) with SPI connected, as the owner of gw_audit */
+/*
+ * gw_owner_begin, gw_owner_end
+ *		Bracket SQL that gwresize runs for a caller as the owner of gw_audit:
+ *		the role switched (a restricted operation, as for index functions),
+ *		search_path pinned to pg_catalog, pg_temp for the bracket only (a
+ *		GUC nest level, undone at the end or by an error's rollback), SPI
+ *		connected.  Nothing the caller or a schema on the caller's path
+ *		holds decides which operator or function the owner's SQL runs.
+ */
+void
+gw_owner_begin(GwOwnerScope *scope)
+{
+	GetUserIdAndSecContext(&scope->save_userid, &scope->save_sec);
+	SetUserIdAndSecContext(gw_audit_owner(),
+						   scope->save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	scope->save_nestlevel = NewGUCNestLevel();
+	gw_pin_search_path(PGC_S_SESSION);
+	SPI_connect();
+}
+
+void
+gw_owner_end(GwOwnerScope *scope)
+{
+	SPI_finish();
+	AtEOXact_GUC(true, scope->save_nestlevel);
+	SetUserIdAndSecContext(scope->save_userid, scope->save_sec);
+}
+
+/*
+ * gw_pin_search_path
+ *		search_path = pg_catalog, pg_temp at source: for the rest of the
+ *		current GUC nest level (PGC_S_SESSION), or for good (the worker:
+ *		PGC_S_OVERRIDE, above what ALTER DATABASE or ALTER ROLE ... SET
+ *		gave its connection).
+ */
+void
+gw_pin_search_path(GucSource source)
+{
+	(void) set_config_option("search_path", GW_SAFE_SEARCH_PATH,
+							 source == PGC_S_OVERRIDE ? PGC_SUSET : PGC_USERSET,
+							 source,
+							 source == PGC_S_OVERRIDE ? GUC_ACTION_SET : GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+/* run fn(arg) as the owner of gw_audit (gw_owner_begin) */
 int64
 gw_as_owner(int64 (*fn) (void *), void *arg)
 {
-	Oid			save_userid;
-	int			save_sec;
+	GwOwnerScope scope;
 	int64		result;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(gw_audit_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	SPI_connect();
+	gw_owner_begin(&scope);
 	result = fn(arg);
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec);
+	gw_owner_end(&scope);
 	return result;
 }
 
@@ -152,8 +193,7 @@ gw_require_active(const char *what, bool allow_copy)
 HeapTuple
 gw_fetch_row(FunctionCallInfo fcinfo, int64 id, TupleDesc *desc_out)
 {
-	Oid			save_userid;
-	int			save_sec;
+	GwOwnerScope scope;
 	TupleDesc	resdesc;
 	HeapTuple	result = NULL;
 
@@ -161,11 +201,7 @@ gw_fetch_row(FunctionCallInfo fcinfo, int64 id, TupleDesc *desc_out)
 		elog(ERROR, "function returning gw_audit called in an unexpected way");
 	resdesc = BlessTupleDesc(resdesc);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(gw_audit_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	SPI_connect();
+	gw_owner_begin(&scope);
 	if (gw_audit_fetch(id, GetLatestSnapshot()))
 	{
 		int			natts = resdesc->natts;
@@ -177,8 +213,7 @@ gw_fetch_row(FunctionCallInfo fcinfo, int64 id, TupleDesc *desc_out)
 		/* SPI_copytuple puts the result in the caller's context */
 		result = SPI_copytuple(heap_form_tuple(resdesc, values, nulls));
 	}
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec);
+	gw_owner_end(&scope);
 	if (result == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

@@ -280,6 +280,9 @@ aliyun_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 			out->request_id = rid;
 		out->error_code = gw_json_get_text(jb, "Code", NULL);
 		out->error_message = gw_json_get_text(jb, "Message", NULL);
+		/* an AssumeRole answer: cred_answer reads its own copy */
+		if (op == GW_OP_CREDENTIAL)
+			gw_json_wipe(jb);
 	}
 
 	if (resp->http_status == 200)
@@ -424,7 +427,7 @@ aliyun_server_option(const char *name, const char *value, GwServer *s)
 {
 	if (strcmp(name, "sts_endpoint") == 0)
 	{
-		gw_check_url(name, value);
+		gw_check_endpoint(name, value, s == NULL);
 		if (s)
 			s->sts_endpoint = pstrdup(value);
 		return true;
@@ -591,6 +594,7 @@ aliyun_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
 	have->secret = cred_field(jb, step, "AccessKeySecret");
 	have->security_token = cred_field(jb, step, "SecurityToken");
 	*expires = cred_field(jb, step, "Expiration");
+	gw_json_wipe(jb);
 	if (!gw_cred_value_ok(have->access_key, -1) ||
 		!gw_cred_value_ok(have->secret, -1) ||
 		!gw_cred_value_ok(have->security_token, -1) || *expires == NULL)

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * audit.c
- *	  Every write to gw_audit.  Statements bind every value; callers run
+ *	  Every read and write of gw_audit rows.  Statements bind every value; callers run
  *	  them inside their own transaction with SPI connected, as a role that
  *	  owns the table (the worker's bootstrap superuser, or a backend that
  *	  switched to the table owner).
@@ -30,153 +30,30 @@
 #include "utils/syscache.h"
 
 #include "gwresize.h"
+#include "audit.h"
 
 /*
- * extension_schema
- *		The schema gwresize is installed in (get_extension_schema is not
- *		exported before PostgreSQL 16).
+ * The SQL of this file is run with search_path pinned to pg_catalog, pg_temp
+ * (the worker sets it for good; the owner switches of callers for their
+ * bracket, gw_owner_begin), and writes its operators with exact operand
+ * types or as OPERATOR(pg_catalog.x) all the same: what a schema holds never
+ * decides what runs.  These build the three expressions that would
+ * otherwise need an implicit cast.
  */
-static Oid
-extension_schema(Oid extoid)
-{
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	Oid			nsp = InvalidOid;
+#define PARAM(key) "(params OPERATOR(pg_catalog.->>) '" key "'::pg_catalog.text)"
+#define AGE_MS(col) \
+	"(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) " col ")" \
+	" OPERATOR(pg_catalog.*) 1000::pg_catalog.numeric)::pg_catalog.int8"
+#define AFTER_MS(ms) \
+	"OPERATOR(pg_catalog.+) (interval '1 millisecond' OPERATOR(pg_catalog.*) " ms "::pg_catalog.float8)"
 
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-		nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return nsp;
-}
 
-/*
- * Where gw_audit is, looked up once per installation of the extension: a
- * dropped and re-created extension has a new OID, and then its table and
- * the kept plans below are looked up again.
- */
-static Oid	known_ext = InvalidOid;
-static Oid	known_nsp = InvalidOid;
-static Oid	known_relid = InvalidOid;
-static char *known_table = NULL;	/* schema-qualified, quoted */
-static char *known_inst = NULL;		/* gw_installation, the same way */
 
-static void free_plans(void);
+static SPIPlanPtr plans[NUM_STMTS];	/* see audit.h */
 
-/* the extension's OID (InvalidOid when not installed), the cache refreshed */
-static Oid
-audit_known(void)
-{
-	Oid			ext = get_extension_oid("gwresize", true);
-
-	if (ext != known_ext)
-	{
-		free_plans();
-		if (known_table)
-			pfree(known_table);
-		if (known_inst)
-			pfree(known_inst);
-		known_table = NULL;
-		known_inst = NULL;
-		known_relid = InvalidOid;
-		known_nsp = InvalidOid;
-		if (OidIsValid(ext))
-		{
-			Oid			nsp = extension_schema(ext);
-
-			known_nsp = nsp;
-			known_relid = get_relname_relid("gw_audit", nsp);
-			known_table = MemoryContextStrdup(TopMemoryContext,
-											  quote_qualified_identifier(get_namespace_name(nsp),
-																		 "gw_audit"));
-			known_inst = MemoryContextStrdup(TopMemoryContext,
-											 quote_qualified_identifier(get_namespace_name(nsp),
-																		"gw_installation"));
-		}
-		known_ext = ext;
-	}
-	return ext;
-}
-
-/*
- * gw_audit_table
- *		The schema-qualified, quoted name of gw_audit, or NULL when the
- *		extension is not installed in this database.
- */
-const char *
-gw_audit_table(void)
-{
-	audit_known();
-	return known_table;
-}
-
-/*
- * gw_audit_relid
- *		gw_audit's OID, or InvalidOid when the extension is not installed.
- */
-Oid
-gw_audit_relid(void)
-{
-	audit_known();
-	return known_relid;
-}
-
-/*
- * gw_audit_owner
- *		The role that owns gw_audit: the extension's writes run as it.
- */
-Oid
-gw_audit_owner(void)
-{
-	HeapTuple	tp;
-	Oid			owner;
-	Oid			relid = gw_audit_relid();
-
-	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tp))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
-	ReleaseSysCache(tp);
-	return owner;
-}
-
-/*
- * Plans of the audit statements, prepared once per process and kept while
- * the extension stays the same (audit_known frees them when it changes).
- */
-typedef enum AuditStmt
-{
-	STMT_INSERT,
-	STMT_FIND_OPEN,
-	STMT_FINISH,
-	STMT_FETCH,
-	STMT_CLAIM_QUEUED,
-	STMT_CLAIM_UNKNOWN,
-	STMT_RETRY,
-	STMT_CANCEL,
-	STMT_CLAIM_TRACK,
-	STMT_TRACK,
-	STMT_NEXT_POLL,
-	STMT_RESERVE,
-	STMT_FOREIGN,
-	STMT_OPEN_ROWS,
-	STMT_ADOPT_DELETE,
-	STMT_ADOPT_INSERT,
-	STMT_CANCEL_ANY,
-	NUM_STMTS
-} AuditStmt;
-
-static SPIPlanPtr plans[NUM_STMTS];
-
-static void
-free_plans(void)
+/* forget every kept plan: the extension changed */
+void
+gw_audit_free_plans(void)
 {
 	int			i;
 
@@ -189,21 +66,24 @@ free_plans(void)
 }
 
 /*
- * audit_plan
+ * gw_audit_plan
  *		The kept plan of statement stmt, prepared from sql (where %s or %1$s
  *		is gw_audit, %2$s gw_installation: a statement that names the
  *		second names the first too) on first use.
  */
-static SPIPlanPtr
-audit_plan(AuditStmt stmt, const char *sql, int nargs, Oid *types)
+SPIPlanPtr
+gw_audit_plan(GwAuditStmt stmt, const char *sql, int nargs, Oid *types)
 {
-	if (!OidIsValid(audit_known()))
+	const char *audit;
+	const char *installation;
+
+	if (!gw_audit_names(&audit, &installation))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("extension \"gwresize\" is not installed in this database")));
 	if (plans[stmt] == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(psprintf(sql, known_table, known_inst),
+		SPIPlanPtr	p = SPI_prepare(psprintf(sql, audit, installation),
 									nargs, types);
 
 		if (p == NULL)
@@ -224,101 +104,6 @@ text_or_null(const char *s, char *nulls, int i)
 }
 
 /*
- * gw_install_state
- *		What this database's installation allows (a transaction is open and
- *		SPI connected): not installed; installed but its SQL older than this
- *		library (gw_installation, new in 1.1, is missing); a copy (a
- *		restore, pg_upgrade or a clone): gw_installation names another
- *		cluster (*recorded is set to its system identifier, else 0), or is
- *		empty, or open rows are older than it (a restore under way: the
- *		dump's rows arrive after its CREATE EXTENSION); or ready.
- */
-GwInstallState
-gw_install_state(int64 *recorded)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
-	Datum		other;
-	bool		isnull;
-	int			rc;
-
-	if (!OidIsValid(audit_known()) || !OidIsValid(known_relid))
-		return GW_NOT_INSTALLED;
-	/* the newest objects: gw_installation (1.1), gw_audit.from_spec (1.2) */
-	if (!OidIsValid(get_relname_relid("gw_installation", known_nsp)) ||
-		get_attnum(known_relid, "from_spec") == InvalidAttrNumber)
-		return GW_NEEDS_UPDATE;
-	values[0] = Int64GetDatum((int64) GetSystemIdentifier());
-	rc = SPI_execute_plan(audit_plan(STMT_FOREIGN,
-									 "SELECT (SELECT system_identifier FROM %2$s WHERE system_identifier <> $1 LIMIT 1),"
-									 " NOT EXISTS (SELECT FROM %2$s)"
-									 "  OR EXISTS (SELECT FROM %1$s a WHERE a.status IN ('queued', 'sending', 'unknown', 'accepted')"
-									 "   AND a.requested_at < (SELECT min(acts_since) FROM %2$s))",
-									 1, types),
-						  values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read gw_installation: %s", SPI_result_code_string(rc));
-	other = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull &&
-		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
-		return GW_READY;
-	if (recorded)
-		*recorded = isnull ? 0 : DatumGetInt64(other);
-	return GW_FOREIGN;
-}
-
-/*
- * gw_audit_open_rows
- *		How many rows are not final: queued, sending, unknown, or accepted
- *		and still tracked.
- */
-int64
-gw_audit_open_rows(void)
-{
-	bool		isnull;
-	int			rc;
-
-	rc = SPI_execute_plan(audit_plan(STMT_OPEN_ROWS,
-									 "SELECT count(*) FROM %s WHERE status IN ('queued', 'sending', 'unknown')"
-									 " OR (status = 'accepted' AND finished_at IS NULL)",
-									 0, NULL),
-						  NULL, NULL, true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not count open gw_audit rows: %s", SPI_result_code_string(rc));
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
-}
-
-/*
- * gw_audit_adopt
- *		Make this cluster the installation's own: gw_installation then holds
- *		this cluster's system identifier alone.  Returns the open rows the
- *		worker now acts on.
- */
-int64
-gw_audit_adopt(void)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
-	int			rc;
-
-	values[0] = Int64GetDatum((int64) GetSystemIdentifier());
-	rc = SPI_execute_plan(audit_plan(STMT_ADOPT_DELETE,
-										   "DELETE FROM %2$s /* the installation of %1$s */", 0, NULL),
-						  NULL, NULL, false, 0);
-	if (rc != SPI_OK_DELETE)
-		elog(ERROR, "could not update gw_installation: %s", SPI_result_code_string(rc));
-	rc = SPI_execute_plan(audit_plan(STMT_ADOPT_INSERT,
-									 "INSERT INTO %2$s (system_identifier, acts_since)"
-									 " SELECT $1, least(now(), (SELECT min(requested_at) FROM %1$s))",
-									 1, types),
-						  values, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not update gw_installation: %s", SPI_result_code_string(rc));
-	return gw_audit_open_rows();
-}
-
-/*
  * gw_audit_insert
  *		Insert a row in status status ('sending' from the worker, 'queued'
  *		from a caller's transaction) and return its id.  A 'sending' row
@@ -331,10 +116,10 @@ int64
 gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 				const char *params_json, const char *requested_by)
 {
-	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, NAMEOID, TEXTOID};
-	Datum		values[9];
-	char		nulls[10] = "         ";
+	Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, NAMEOID, TEXTOID, OIDOID};
+	Datum		values[10];
+	char		nulls[11] = "          ";
 	bool		isnull;
 	int			rc;
 	NameData	who;
@@ -353,18 +138,20 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 	namestrcpy(&who, requested_by);
 	values[7] = NameGetDatum(&who);
 	values[8] = CStringGetTextDatum(call->async ? "async" : "sync");
+	values[9] = ObjectIdGetDatum(call->userid);
 
-	rc = SPI_execute_plan(audit_plan(STMT_INSERT,
+	rc = SPI_execute_plan(gw_audit_plan(STMT_INSERT,
 									 "INSERT INTO %s AS a (provider, server_name, instance_id, target_spec,"
-									 " params, client_token, mode, status, requested_by, sent_at, attempts)"
-									 " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $9, $7, $8,"
-									 " CASE WHEN $7 = 'sending' THEN clock_timestamp() END,"
+									 " params, client_token, mode, status, requested_by, requested_by_oid,"
+									 " sent_at, attempts)"
+									 " VALUES ($1, $2, $3, $4, $5::pg_catalog.jsonb, $6, $9, $7, $8, $10,"
+									 " CASE WHEN $7 = 'sending' THEN pg_catalog.clock_timestamp() END,"
 									 " CASE WHEN $7 = 'sending' THEN 1 ELSE 0 END)"
 									 " ON CONFLICT (provider, instance_id)"
 									 " WHERE status IN ('queued', 'sending', 'unknown')"
 									 "  OR (status = 'accepted' AND finished_at IS NULL) DO NOTHING"
 									 " RETURNING id",
-									 9, types),
+									 10, types),
 						  values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not insert into gw_audit: %s", SPI_result_code_string(rc));
@@ -373,7 +160,8 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 										   SPI_tuptable->tupdesc, 1, &isnull));
 
 	/* the instance has an open resize: find it for the message */
-	rc = SPI_execute_plan(audit_plan(STMT_FIND_OPEN,
+	values[1] = values[2];		/* provider, instance */
+	rc = SPI_execute_plan(gw_audit_plan(STMT_FIND_OPEN,
 									 "SELECT id, status FROM %s WHERE provider = $1 AND instance_id = $2"
 									 " AND (status IN ('queued', 'sending', 'unknown')"
 									 "  OR (status = 'accepted' AND finished_at IS NULL))",
@@ -437,18 +225,18 @@ gw_audit_finish_call(int64 id, const char *status, int attempts,
 	values[11] = text_or_null(from_spec, nulls, 11);
 	values[12] = text_or_null(state_json, nulls, 12);
 
-	rc = SPI_execute_plan(audit_plan(STMT_FINISH,
+	rc = SPI_execute_plan(gw_audit_plan(STMT_FINISH,
 									 "UPDATE %s SET status = $2, attempts = $3,"
-									 " answered_at = CASE WHEN $3 > 0 THEN clock_timestamp() END,"
+									 " answered_at = CASE WHEN $3 > 0 THEN pg_catalog.clock_timestamp() END,"
 									 " http_status = $4,"
 									 " request_id = $5, job_id = $6, error_code = $7,"
-									 " error_message = $8, response = $9::jsonb,"
-									 " request = coalesce($10::jsonb, request),"
-									 " finished_at = CASE WHEN $2 IN ('failed', 'unchanged') THEN clock_timestamp() END,"
+									 " error_message = $8, response = $9::pg_catalog.jsonb,"
+									 " request = coalesce($10::pg_catalog.jsonb, request),"
+									 " finished_at = CASE WHEN $2 IN ('failed', 'unchanged') THEN pg_catalog.clock_timestamp() END,"
 									 " next_attempt_at = CASE WHEN $2 = 'accepted'"
-									 "   THEN clock_timestamp() + $11 * interval '1 millisecond' END,"
+									 "   THEN pg_catalog.clock_timestamp() " AFTER_MS("$11") " END,"
 									 " from_spec = coalesce($12, from_spec),"
-									 " instance_state = coalesce($13::jsonb, instance_state)"
+									 " instance_state = coalesce($13::pg_catalog.jsonb, instance_state)"
 									 " WHERE id = $1 AND status IN ('queued', 'sending')",
 									 13, types),
 						  values, nulls, false, 0);
@@ -469,7 +257,7 @@ gw_audit_fetch(int64 id, Snapshot snapshot)
 	int			rc;
 
 	values[0] = Int64GetDatum(id);
-	rc = SPI_execute_snapshot(audit_plan(STMT_FETCH,
+	rc = SPI_execute_snapshot(gw_audit_plan(STMT_FETCH,
 										 "SELECT * FROM %s WHERE id = $1", 1, types),
 							  values, NULL, snapshot, InvalidSnapshot,
 							  true, false, 1);
@@ -482,15 +270,14 @@ gw_audit_fetch(int64 id, Snapshot snapshot)
  * that claims them: a restore that has just brought rows is never acted on.
  */
 #define CLAIM_OURS \
-	" AND requested_at >= (SELECT min(acts_since) FROM %2$s)" \
+	" AND requested_at >= (SELECT pg_catalog.min(acts_since) FROM %2$s)" \
 	" AND NOT EXISTS (SELECT FROM %2$s WHERE system_identifier <> $2)"
 
 #define CLAIM_LIST \
 	" id, provider, server_name, instance_id, target_spec," \
-	" coalesce(params->>'ModifyAction', 'UPGRADE'), coalesce((params->>'AutoPay')::bool, false)," \
-	" coalesce((params->>'SkipWaitSwitch')::bool, false), client_token, requested_by," \
-	" mode = 'async', attempts," \
-	" (extract(epoch FROM clock_timestamp() - sent_at) * 1000)::bigint"
+	" coalesce(" PARAM("ModifyAction") ", 'UPGRADE'), coalesce(" PARAM("AutoPay") "::pg_catalog.bool, false)," \
+	" coalesce(" PARAM("SkipWaitSwitch") "::pg_catalog.bool, false), client_token, requested_by_oid," \
+	" mode = 'async', attempts, " AGE_MS("sent_at")
 #define CLAIM_COLUMNS " RETURNING" CLAIM_LIST
 
 /*
@@ -517,7 +304,7 @@ gw_audit_claim(bool reconcile, int limit, Datum held)
 	values[1] = Int64GetDatum((int64) GetSystemIdentifier());
 	values[2] = held;
 	if (reconcile)
-		rc = SPI_execute_plan(audit_plan(STMT_CLAIM_UNKNOWN,
+		rc = SPI_execute_plan(gw_audit_plan(STMT_CLAIM_UNKNOWN,
 										 "UPDATE %1$s SET status = 'sending', next_attempt_at = NULL"
 										 " WHERE id IN (SELECT id FROM %1$s WHERE status = 'unknown'"
 										 CLAIM_OURS
@@ -525,7 +312,7 @@ gw_audit_claim(bool reconcile, int limit, Datum held)
 										 CLAIM_COLUMNS, 2, types),
 							  values, NULL, false, 0);
 	else
-		rc = SPI_execute_plan(audit_plan(STMT_CLAIM_QUEUED,
+		rc = SPI_execute_plan(gw_audit_plan(STMT_CLAIM_QUEUED,
 										 "SELECT " CLAIM_LIST " FROM %1$s WHERE status = 'queued'"
 										 CLAIM_OURS
 										 " AND id <> ALL ($3) ORDER BY id LIMIT $1",
@@ -551,19 +338,19 @@ gw_audit_claim_tracking(int limit)
 
 	values[0] = Int32GetDatum(limit);
 	values[1] = Int64GetDatum((int64) GetSystemIdentifier());
-	rc = SPI_execute_plan(audit_plan(STMT_CLAIM_TRACK,
-									 "UPDATE %1$s SET next_attempt_at = clock_timestamp() + interval '5 minutes'"
+	rc = SPI_execute_plan(gw_audit_plan(STMT_CLAIM_TRACK,
+									 "UPDATE %1$s SET next_attempt_at = pg_catalog.clock_timestamp() + interval '5 minutes'"
 									 " WHERE id IN (SELECT id FROM %1$s WHERE status = 'accepted'"
 									 " AND finished_at IS NULL"
-									 " AND coalesce(next_attempt_at, answered_at) <= clock_timestamp()"
+									 " AND coalesce(next_attempt_at, answered_at) <= pg_catalog.clock_timestamp()"
 									 CLAIM_OURS
 									 " ORDER BY coalesce(next_attempt_at, answered_at)"
 									 " LIMIT $1 FOR UPDATE SKIP LOCKED)"
 									 " RETURNING id, provider, server_name, instance_id, target_spec,"
-									 " coalesce(params->>'ModifyAction', 'UPGRADE'), false, false,"
-									 " client_token, requested_by, mode = 'async', attempts,"
-									 " (extract(epoch FROM clock_timestamp() - answered_at) * 1000)::bigint,"
-									 " instance_state->>'status'",
+									 " coalesce(" PARAM("ModifyAction") ", 'UPGRADE'), false, false,"
+									 " client_token, requested_by_oid, mode = 'async', attempts, "
+									 AGE_MS("answered_at") ","
+									 " instance_state OPERATOR(pg_catalog.->>) 'status'::pg_catalog.text",
 									 2, types),
 						  values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING)
@@ -582,7 +369,7 @@ gw_audit_next_poll(void)
 	Datum		d;
 	int			rc;
 
-	rc = SPI_execute_plan(audit_plan(STMT_NEXT_POLL,
+	rc = SPI_execute_plan(gw_audit_plan(STMT_NEXT_POLL,
 									 "SELECT coalesce(next_attempt_at, answered_at) FROM %s"
 									 " WHERE status = 'accepted' AND finished_at IS NULL"
 									 " ORDER BY 1 LIMIT 1",
@@ -615,13 +402,13 @@ gw_audit_track(int64 id, const char *status, const char *state_json,
 	values[3] = Int32GetDatum(next_poll_ms);
 	values[4] = text_or_null(error_code, nulls, 4);
 	values[5] = text_or_null(error_message, nulls, 5);
-	rc = SPI_execute_plan(audit_plan(STMT_TRACK,
+	rc = SPI_execute_plan(gw_audit_plan(STMT_TRACK,
 									 "UPDATE %s SET status = coalesce($2, status),"
-									 " finished_at = CASE WHEN $2 IS NOT NULL THEN clock_timestamp() END,"
-									 " instance_state = coalesce($3::jsonb, instance_state),"
-									 " last_polled_at = clock_timestamp(),"
+									 " finished_at = CASE WHEN $2 IS NOT NULL THEN pg_catalog.clock_timestamp() END,"
+									 " instance_state = coalesce($3::pg_catalog.jsonb, instance_state),"
+									 " last_polled_at = pg_catalog.clock_timestamp(),"
 									 " next_attempt_at = CASE WHEN $2 IS NULL"
-									 "   THEN clock_timestamp() + $4 * interval '1 millisecond' END,"
+									 "   THEN pg_catalog.clock_timestamp() " AFTER_MS("$4") " END,"
 									 " error_code = coalesce($5, error_code),"
 									 " error_message = coalesce($6, error_message)"
 									 " WHERE id = $1 AND status = 'accepted' AND finished_at IS NULL",
@@ -650,7 +437,7 @@ gw_audit_note_retry(int64 id, int attempts, TimestampTz next_at,
 	values[2] = TimestampTzGetDatum(next_at);
 	values[3] = text_or_null(out->error_code, nulls, 3);
 	values[4] = text_or_null(out->error_message, nulls, 4);
-	rc = SPI_execute_plan(audit_plan(STMT_RETRY,
+	rc = SPI_execute_plan(gw_audit_plan(STMT_RETRY,
 									 "UPDATE %s SET attempts = $2, next_attempt_at = $3,"
 									 " error_code = $4, error_message = $5"
 									 " WHERE id = $1 AND status IN ('queued', 'sending')",
@@ -677,9 +464,9 @@ gw_audit_reserve(int64 id, int attempts)
 
 	values[0] = Int64GetDatum(id);
 	values[1] = Int32GetDatum(attempts);
-	rc = SPI_execute_plan(audit_plan(STMT_RESERVE,
+	rc = SPI_execute_plan(gw_audit_plan(STMT_RESERVE,
 									 "UPDATE %s SET status = 'sending', attempts = $2, next_attempt_at = NULL,"
-									 " sent_at = coalesce(sent_at, clock_timestamp())"
+									 " sent_at = coalesce(sent_at, pg_catalog.clock_timestamp())"
 									 " WHERE id = $1 AND status IN ('queued', 'sending')",
 									 2, types),
 						  values, NULL, false, 0);
@@ -693,50 +480,53 @@ gw_audit_reserve(int64 id, int attempts)
  *		Cancel a queued row, or one waiting for its next attempt after a
  *		retryable failure (the worker finds it cancelled when it would count
  *		that attempt, and sends nothing more; a row whose attempt was
- *		interrupted is not cancelled: it must be resolved first).  With
- *		any_open (a copy of the database not adopted, where the worker acts
- *		on nothing), any open row: queued, sending, unknown, or accepted and
- *		tracked.  by_role limits it to that role's rows (NULL: any).
- *		Returns whether a row was cancelled.
+ *		interrupted is not cancelled: it must be resolved first), or end the
+ *		tracking of an accepted one.  With any_open (a copy of the database
+ *		not adopted, where the worker acts on nothing), any open row: queued,
+ *		sending, unknown, or accepted and tracked.  by_role limits it to the
+ *		rows of the role with that OID (InvalidOid: any); caller names who
+ *		cancels in the row's message.  Returns whether a row was cancelled.
  */
 bool
-gw_audit_cancel(int64 id, const char *by_role, bool any_open)
+gw_audit_cancel(int64 id, Oid by_role, const char *caller, bool any_open)
 {
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	char		nulls[3] = "  ";
+	Oid			types[3] = {INT8OID, OIDOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[4] = "   ";
 	int			rc;
 
 	values[0] = Int64GetDatum(id);
-	values[1] = text_or_null(by_role, nulls, 1);
+	values[1] = ObjectIdGetDatum(by_role);
+	nulls[1] = OidIsValid(by_role) ? ' ' : 'n';
+	values[2] = CStringGetTextDatum(caller);
 	if (any_open)
-		rc = SPI_execute_plan(audit_plan(STMT_CANCEL_ANY,
-										 "UPDATE %s SET status = 'cancelled', finished_at = clock_timestamp(),"
+		rc = SPI_execute_plan(gw_audit_plan(STMT_CANCEL_ANY,
+										 "UPDATE %s SET status = 'cancelled', finished_at = pg_catalog.clock_timestamp(),"
 										 " next_attempt_at = NULL,"
-										 " error_message = 'cancelled in a copy of the database (before gw_adopt()); was '"
-										 "   || status || coalesce(': ' || error_code, '')"
+										 " error_message = 'cancelled in a copy of the database (before gw_adopt()) by '"
+										 "   || $3 || '; was ' || status || coalesce(': ' || error_code, '')"
 										 " WHERE id = $1 AND (status IN ('queued', 'sending', 'unknown')"
 										 "   OR (status = 'accepted' AND finished_at IS NULL))"
-										 " AND ($2 IS NULL OR requested_by = $2::name)",
-										 2, types),
+										 " AND ($2 IS NULL OR requested_by_oid = $2)",
+										 3, types),
 							  values, nulls, false, 0);
 	else
-		rc = SPI_execute_plan(audit_plan(STMT_CANCEL,
-										 "UPDATE %s SET finished_at = clock_timestamp(), next_attempt_at = NULL,"
+		rc = SPI_execute_plan(gw_audit_plan(STMT_CANCEL,
+										 "UPDATE %s SET finished_at = pg_catalog.clock_timestamp(), next_attempt_at = NULL,"
 										 " status = CASE WHEN status = 'accepted' THEN 'accepted' ELSE 'cancelled' END,"
 										 " error_code = CASE WHEN status = 'accepted' THEN 'TrackingCancelled' ELSE error_code END,"
 										 " error_message = CASE WHEN status = 'queued'"
 										 "   THEN 'cancelled before it was sent'"
 										 "   WHEN status = 'accepted'"
-										 "   THEN 'tracking ended by gw_cancel() (' || current_user || '): the provider accepted the resize; how it ended is not known'"
+										 "   THEN 'tracking ended by gw_cancel() (' || $3 || '): the provider accepted the resize; how it ended is not known'"
 										 "   ELSE 'cancelled while waiting to be retried; the last attempt: '"
 										 "     || coalesce(error_code, 'error') || ': ' || coalesce(error_message, '') END"
 										 " WHERE id = $1 AND (status = 'queued'"
 										 "   OR (status = 'sending' AND next_attempt_at IS NOT NULL"
 										 "       AND error_code IS DISTINCT FROM 'WorkerRestarted')"
 										 "   OR (status = 'accepted' AND finished_at IS NULL))"
-										 " AND ($2 IS NULL OR requested_by = $2::name)",
-										 2, types),
+										 " AND ($2 IS NULL OR requested_by_oid = $2)",
+										 3, types),
 							  values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update gw_audit: %s", SPI_result_code_string(rc));

@@ -42,6 +42,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "gwresize.h"
@@ -60,7 +61,7 @@
  *		error (in the caller's context).
  */
 static ErrorData *
-job_setup(GwJob *job, bool insert, const char *requested_by)
+job_setup(GwJob *job, bool insert)
 {
 	MemoryContext txcxt = CurrentMemoryContext;
 	ResourceOwner txowner = CurrentResourceOwner;
@@ -84,8 +85,16 @@ job_setup(GwJob *job, bool insert, const char *requested_by)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("the server of the call no longer exists")));
-		if (requested_by)
-			job->call.userid = get_role_oid(requested_by, false);
+		/*
+		 * The role, by the OID its row recorded: a role dropped and created
+		 * again under the same name is another role, and takes over no
+		 * call of the old one
+		 */
+		if (!OidIsValid(job->call.userid) ||
+			!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(job->call.userid)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("the role that requested the call no longer exists")));
 		job->server = gw_get_server(job->call.serverid);
 		job->server_name = job->server->name;
 		gw_check_server(job->server, job->call.provider, job->call.userid);
@@ -186,10 +195,10 @@ gw_claim_calls(void)
 		job->slot = claimed[i];
 		job->ticket = slot->ticket;
 		memcpy(&job->call, &slot->call, sizeof(GwCall));
-		edata = job_setup(job, true, NULL);
+		edata = job_setup(job, true);
 		if (edata)
 		{
-			gw_reply(claimed[i], job->ticket, 0, edata->sqlerrcode, edata->message);
+			gw_reply(claimed[i], job->ticket, 0, edata);
 			FreeErrorData(edata);
 			MemoryContextDelete(job->cxt);
 			continue;
@@ -247,13 +256,11 @@ gw_claim_rows(ClaimKind kind, int room)
 	int			n,
 				i;
 	GwJob	  **claimed;
-	char	  **requested_by;
 
 	if (room <= 0)
 		return 0;
 	/* in the caller's context: they outlive the transaction */
 	claimed = palloc0(sizeof(GwJob *) * room);
-	requested_by = palloc0(sizeof(char *) * room);
 	gw_tx_begin(kind == CLAIM_UNKNOWN ? "gwresize: reconciling interrupted calls" :
 			 kind == CLAIM_TRACK ? "gwresize: tracking accepted resizes" :
 			 "gwresize: claiming queued calls");
@@ -289,7 +296,8 @@ gw_claim_rows(ClaimKind kind, int room)
 		job->call.skip_wait_switch = strcmp(SPI_getvalue(tup, desc, 8), "t") == 0;
 		if ((v = SPI_getvalue(tup, desc, 9)) != NULL)
 			strlcpy(job->call.token, v, GW_TOKEN_MAXLEN + 1);
-		requested_by[i] = SPI_getvalue(tup, desc, 10);
+		if ((v = SPI_getvalue(tup, desc, 10)) != NULL)
+			job->call.userid = atooid(v);	/* NULL: no such role */
 		job->call.async = strcmp(SPI_getvalue(tup, desc, 11), "t") == 0;
 
 		/* attempts as committed: the next one is counted when it starts */
@@ -314,7 +322,7 @@ gw_claim_rows(ClaimKind kind, int room)
 	for (i = 0; i < n; i++)
 	{
 		GwJob	   *job = claimed[i];
-		ErrorData  *edata = job_setup(job, false, requested_by[i]);
+		ErrorData  *edata = job_setup(job, false);
 
 		if (edata && kind == CLAIM_TRACK)
 		{
@@ -440,7 +448,7 @@ gw_write_outcomes(void)
 
 		if (!job->reserve_pending || job->finished)
 			continue;
-		if ((edata = job_setup(job, false, NULL)) != NULL)
+		if ((edata = job_setup(job, false)) != NULL)
 		{
 			not_sent(job, edata);
 			FreeErrorData(edata);
@@ -488,7 +496,7 @@ gw_write_outcomes(void)
 		if (!job->finished)
 			continue;
 		if (job->slot >= 0)
-			gw_reply(job->slot, job->ticket, job->audit_id, 0, NULL);
+			gw_reply(job->slot, job->ticket, job->audit_id, NULL);
 		/* a poll was scheduled: make sure we wake for it */
 		if (!job->vanished &&
 			((job->tracking && job->track_status == NULL) ||

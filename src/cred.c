@@ -31,6 +31,8 @@
 #define MAX_LIFETIME_US		(24 * 3600 * USECS_PER_SEC)
 #define UNKNOWN_LIFETIME_US (3600 * USECS_PER_SEC)
 
+#define ENTRY_IDLE_US		(600 * USECS_PER_SEC)	/* then an entry goes */
+
 static GwCredEntry *entries = NULL;
 
 /* a string kept in TopMemoryContext, or NULL */
@@ -51,20 +53,32 @@ wipe(char **s)
 	}
 }
 
-/* zero the secrets of got that are not also in from */
+/* zero s unless it is one of the strings of keep (NULL-safe) */
 static void
-wipe_obtained(GwCreds *got, const GwCreds *from)
+wipe_unless(char *s, const GwCreds *keep1, const GwCreds *keep2)
 {
-	if (got->access_key && got->access_key != from->access_key)
-		explicit_bzero(got->access_key, strlen(got->access_key));
-	if (got->secret && got->secret != from->secret)
-		explicit_bzero(got->secret, strlen(got->secret));
-	if (got->security_token && got->security_token != from->security_token)
-		explicit_bzero(got->security_token, strlen(got->security_token));
-	if (got->auth_token && got->auth_token != from->auth_token)
-		explicit_bzero(got->auth_token, strlen(got->auth_token));
-	if (got->metadata_token && got->metadata_token != from->metadata_token)
-		explicit_bzero(got->metadata_token, strlen(got->metadata_token));
+	const GwCreds *k[2] = {keep1, keep2};
+	int			i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < 2; i++)
+		if (k[i] && (s == k[i]->access_key || s == k[i]->secret ||
+					 s == k[i]->security_token || s == k[i]->auth_token ||
+					 s == k[i]->metadata_token))
+			return;
+	explicit_bzero(s, strlen(s));
+}
+
+/* zero the secrets of got that are in neither keep1 nor keep2 */
+static void
+wipe_obtained(GwCreds *got, const GwCreds *keep1, const GwCreds *keep2)
+{
+	wipe_unless(got->access_key, keep1, keep2);
+	wipe_unless(got->secret, keep1, keep2);
+	wipe_unless(got->security_token, keep1, keep2);
+	wipe_unless(got->auth_token, keep1, keep2);
+	wipe_unless(got->metadata_token, keep1, keep2);
 }
 
 /* zero what the job's steps obtained (not the mapping's own) */
@@ -73,58 +87,65 @@ wipe_have(GwJob *job)
 {
 	if (job->have == NULL)
 		return;
-	wipe_obtained(job->have, job->creds);
+	wipe_obtained(job->have, job->creds, NULL);
 	job->have = NULL;
 }
 
-/* zero and free a kept set of credentials */
+/* zero and free a set of credentials */
 static void
-free_set(GwCreds **c)
+free_set(GwCredSet *set)
 {
-	if (*c)
-	{
-		wipe(&(*c)->access_key);
-		wipe(&(*c)->secret);
-		wipe(&(*c)->security_token);
-		wipe(&(*c)->auth_token);
-		pfree(*c);
-		*c = NULL;
-	}
+	wipe(&set->creds.access_key);
+	wipe(&set->creds.secret);
+	wipe(&set->creds.security_token);
+	wipe(&set->creds.auth_token);
+	pfree(set);
 }
 
 /*
- * retire
- *		The set in use is no longer used.  It is kept as the previous set
- *		(the one before is freed) until the next one replaces it: answers
- *		to requests it signed may still come, and what they echo is masked
- *		with it.
+ * Sets are counted: the entry that serves one holds it, and so does every
+ * job whose requests it signs, until the job signs with another or ends.
+ * A set the entry no longer serves (retired: refreshed, rejected, or its
+ * entry gone) is freed once no job holds it: an answer to a request it
+ * signed is masked with it, however late it comes.
  */
+static void
+unhold(GwCredSet **set)
+{
+	if (*set)
+	{
+		if (--(*set)->refs == 0)
+			free_set(*set);
+		*set = NULL;
+	}
+}
+
+static void
+hold(GwCredSet **slot, GwCredSet *set)
+{
+	if (*slot == set)
+		return;
+	unhold(slot);
+	set->refs++;
+	*slot = set;
+}
+
+/* the set the entry serves is no longer served */
 static void
 retire(GwCredEntry *e)
 {
-	if (e->creds)
-	{
-		free_set(&e->previous);
-		e->previous = e->creds;
-		e->creds = NULL;
-	}
+	unhold(&e->current);
 	e->refresh_at = 0;
 	e->expires_at = 0;
-}
-
-/* forget both sets: the mapping or server changed */
-static void
-forget(GwCredEntry *e)
-{
-	retire(e);
-	free_set(&e->previous);
 }
 
 /*
  * fingerprint
  *		A hash of everything the credentials depend on: the mapping's
- *		options and the server's endpoints.  ALTER USER MAPPING or ALTER
- *		SERVER gives a new one, so the next call obtains a new set.
+ *		options and the server's endpoints.  Each fingerprint has an entry
+ *		of its own: after ALTER USER MAPPING or ALTER SERVER, the jobs that
+ *		read the new options obtain a new set, and jobs still working with
+ *		the old ones keep theirs, without either undoing the other's.
  */
 static uint32
 fingerprint(const GwServer *s, const GwCreds *c)
@@ -149,26 +170,59 @@ fingerprint(const GwServer *s, const GwCreds *c)
 	return h;
 }
 
-/* the entry of the job's server and role, or NULL */
+/* the entry of the job's server, role and options, or NULL */
 static GwCredEntry *
 find_entry(GwJob *job)
 {
 	GwCredEntry *e;
 
 	for (e = entries; e; e = e->next)
-		if (e->serverid == job->server->serverid && e->userid == job->call.userid)
+		if (e->serverid == job->server->serverid && e->userid == job->call.userid &&
+			e->fingerprint == job->cred_fingerprint)
 			return e;
 	return NULL;
 }
 
-/* the job's entry: one per server and role, renewed when its options change */
+/*
+ * forget_idle
+ *		Entries nobody used for ENTRY_IDLE_US and that no job is fetching
+ *		for go, their set retired (a mapping altered or dropped leaves its
+ *		old entry behind).
+ */
+static void
+forget_idle(TimestampTz now)
+{
+	GwCredEntry **link = &entries;
+
+	while (*link)
+	{
+		GwCredEntry *e = *link;
+
+		if (!e->fetching && now - e->last_used > ENTRY_IDLE_US)
+		{
+			*link = e->next;
+			retire(e);
+			if (e->failed_code)
+				pfree(e->failed_code);
+			if (e->failed_message)
+				pfree(e->failed_message);
+			pfree(e);
+		}
+		else
+			link = &e->next;
+	}
+}
+
+/* the job's entry: one per server, role and fingerprint */
 static GwCredEntry *
 entry_for(GwJob *job)
 {
 	GwCredEntry *e = find_entry(job);
+	TimestampTz now = GetCurrentTimestamp();
 
 	if (e == NULL)
 	{
+		forget_idle(now);
 		e = MemoryContextAllocZero(TopMemoryContext, sizeof(GwCredEntry));
 		e->serverid = job->server->serverid;
 		e->userid = job->call.userid;
@@ -176,15 +230,7 @@ entry_for(GwJob *job)
 		e->next = entries;
 		entries = e;
 	}
-	else if (e->fingerprint != job->cred_fingerprint)
-	{
-		/* the mapping or the server changed: start over */
-		forget(e);
-		e->fingerprint = job->cred_fingerprint;
-		e->fetching = false;
-		e->failed_at = 0;
-		e->generation++;
-	}
+	e->last_used = now;
 	return e;
 }
 
@@ -283,10 +329,11 @@ start_fetch(GwJob *job, GwCredEntry *e)
 /*
  * gw_cred_prepare
  *		Before the job's next gateway request: what it is signed with, in
- *		*signing (GW_CRED_READY).  GW_CRED_WAIT: another job is obtaining
- *		the credentials, next_at is set.  GW_CRED_FAILED: a fetch of the
- *		same credentials just failed, and the job's outcome says so.  When
- *		the set must be (re)fetched first, the job does it: its op becomes
+ *		*signing (GW_CRED_READY); the job holds that set until it signs with
+ *		another or ends.  GW_CRED_WAIT: another job is obtaining the
+ *		credentials, next_at is set.  GW_CRED_FAILED: a fetch of the same
+ *		credentials just failed, and the job's outcome says so.  When the
+ *		set must be (re)fetched first, the job does it: its op becomes
  *		GW_OP_CREDENTIAL, and the gateway request follows.
  */
 GwCredState
@@ -299,9 +346,10 @@ gw_cred_prepare(GwJob *job, GwCreds **signing)
 	if (!planned(job))
 		return GW_CRED_READY;
 	e = entry_for(job);
-	if (e->creds && now < e->expires_at)
+	if (e->current && now < e->expires_at)
 	{
-		*signing = e->creds;
+		hold(&job->signed_with, e->current);
+		*signing = &e->current->creds;
 		job->cred_generation = e->generation;
 		if (now >= e->refresh_at && !e->fetching)
 			start_fetch(job, e);	/* the others sign with these meanwhile */
@@ -337,7 +385,9 @@ gw_cred_request(GwJob *job)
 /*
  * gw_cred_judge
  *		Judge the answer to the job's current step into job->out; what a
- *		good answer gives replaces job->have.
+ *		good answer gives replaces job->have, and what it replaces of an
+ *		earlier step (a RAM role's keys before AssumeRole, an IAM token
+ *		before assume_role, a metadata session token) is zeroed.
  */
 void
 gw_cred_judge(GwJob *job, const GwHttpResponse *resp)
@@ -350,13 +400,14 @@ gw_cred_judge(GwJob *job, const GwHttpResponse *resp)
 	job->out.response_json = NULL;	/* it would hold credentials */
 	if (job->out.verdict == GW_VERDICT_OK)
 	{
+		wipe_obtained(job->have, &got, job->creds);
 		*job->have = got;
 		if (expires)
 			job->cred_expires = expires;
 		return;
 	}
 	/* what a rejected answer held is not kept */
-	wipe_obtained(&got, job->have);
+	wipe_obtained(&got, job->have, job->creds);
 	if (job->out.verdict == GW_VERDICT_REFRESH_TOKEN)
 		job->out.verdict = GW_VERDICT_FAIL;
 }
@@ -364,7 +415,7 @@ gw_cred_judge(GwJob *job, const GwHttpResponse *resp)
 /*
  * gw_cred_step_done
  *		A step succeeded: go on to the next, or keep what the last one gave
- *		and send the job's own request.
+ *		as the entry's set and send the job's own request.
  */
 void
 gw_cred_step_done(GwJob *job)
@@ -372,20 +423,23 @@ gw_cred_step_done(GwJob *job)
 	GwCredEntry *e = entry_for(job);
 	char	   *request_json = job->out.request_json;
 	TimestampTz now = GetCurrentTimestamp();
+	GwCredSet  *set;
 
 	memset(&job->out, 0, sizeof(GwOutcome));
 	job->out.request_json = request_json;
 	job->next_at = now;
+	job->cred_attempts = 0;
 	if (++job->step < job->nsteps)
 		return;
 
 	retire(e);
-	e->creds = MemoryContextAllocZero(TopMemoryContext, sizeof(GwCreds));
-	e->creds->kind = job->have->kind;
-	e->creds->access_key = keep(job->have->access_key);
-	e->creds->secret = keep(job->have->secret);
-	e->creds->security_token = keep(job->have->security_token);
-	e->creds->auth_token = keep(job->have->auth_token);
+	set = MemoryContextAllocZero(TopMemoryContext, sizeof(GwCredSet));
+	set->creds.kind = job->have->kind;
+	set->creds.access_key = keep(job->have->access_key);
+	set->creds.secret = keep(job->have->secret);
+	set->creds.security_token = keep(job->have->security_token);
+	set->creds.auth_token = keep(job->have->auth_token);
+	hold(&e->current, set);
 	lifetime(e, job->cred_expires, now);
 	e->generation++;
 	e->fetches++;
@@ -421,8 +475,9 @@ gw_cred_failed(GwJob *job)
 
 	e->fetching = false;
 	job->cred_fetcher = false;
+	job->cred_attempts = 0;
 	wipe_have(job);
-	if (e->creds && now < e->expires_at)
+	if (e->current && now < e->expires_at)
 	{
 		char	   *request_json = job->out.request_json;
 
@@ -470,8 +525,8 @@ gw_cred_failed(GwJob *job)
  * gw_cred_refresh
  *		The provider said the credentials are not (or no longer) valid.
  *		When they were obtained and this job has not refreshed them yet,
- *		drop them (unless another job already has) and return true: the
- *		job goes again with a new set.
+ *		retire them (unless another job already has, or is fetching new
+ *		ones) and return true: the job goes again with a new set.
  */
 bool
 gw_cred_refresh(GwJob *job)
@@ -488,12 +543,17 @@ gw_cred_refresh(GwJob *job)
 	return true;
 }
 
-/* a job that is obtaining credentials ends: let another job do it */
+/*
+ * gw_cred_release
+ *		The job ends: let another job fetch, if it was fetching, and let go
+ *		of the set it signed with.
+ */
 void
 gw_cred_release(GwJob *job)
 {
 	GwCredEntry *e;
 
+	unhold(&job->signed_with);
 	if (!job->cred_fetcher)
 		return;
 	job->cred_fetcher = false;
@@ -503,25 +563,23 @@ gw_cred_release(GwJob *job)
 }
 
 /*
- * gw_cred_scrub
- *		Mask in out every secret the job knows: the mapping's, the sets in
- *		use and before, and what its steps obtained so far.  Returns whether
- *		the stored response changed.
+ * gw_cred_mask
+ *		Every secret the job knows, to mask what its answers echo: the
+ *		mapping's, the set its requests are signed with, the set its entry
+ *		serves now, and what its steps obtained so far.
  */
-bool
-gw_cred_scrub(GwJob *job, GwOutcome *out)
+GwMask *
+gw_cred_mask(GwJob *job)
 {
-	GwCredEntry *e = NULL;
-	bool		masked = gw_scrub_outcome(out, job->creds);
+	GwMask	   *m = gw_mask_new();
+	GwCredEntry *e;
 
-	if (job->cred_planned && job->nsteps > 0 && (e = find_entry(job)) != NULL)
-	{
-		if (e->creds)
-			masked |= gw_scrub_outcome(out, e->creds);
-		if (e->previous)
-			masked |= gw_scrub_outcome(out, e->previous);
-	}
-	if (job->have)
-		masked |= gw_scrub_outcome(out, job->have);
-	return masked;
+	gw_mask_add_creds(m, job->creds);
+	if (job->signed_with)
+		gw_mask_add_creds(m, &job->signed_with->creds);
+	if (job->cred_planned && job->nsteps > 0 && (e = find_entry(job)) != NULL &&
+		e->current)
+		gw_mask_add_creds(m, &e->current->creds);
+	gw_mask_add_creds(m, job->have);
+	return m;
 }

@@ -183,6 +183,8 @@ submit_and_wait(const GwCall *call)
 	int64		audit_id = 0;
 	int			sqlerrcode = 0;
 	char		errmsg_buf[GW_ERRMSG_MAXLEN];
+	char		detail_buf[GW_ERRMSG_MAXLEN];
+	char		hint_buf[GW_ERRMSG_MAXLEN];
 
 	if (!exit_cb_registered)
 	{
@@ -202,6 +204,8 @@ submit_and_wait(const GwCall *call)
 			slot->audit_id = 0;
 			slot->sqlerrcode = 0;
 			slot->errmsg[0] = '\0';
+			slot->errdetail[0] = '\0';
+			slot->errhint[0] = '\0';
 			slot->state = GW_SLOT_SUBMITTED;
 			my_slot = i;
 			my_ticket = slot->ticket;
@@ -231,6 +235,8 @@ submit_and_wait(const GwCall *call)
 				audit_id = slot->audit_id;
 				sqlerrcode = slot->sqlerrcode;
 				strlcpy(errmsg_buf, slot->errmsg, sizeof(errmsg_buf));
+				strlcpy(detail_buf, slot->errdetail, sizeof(detail_buf));
+				strlcpy(hint_buf, slot->errhint, sizeof(hint_buf));
 			}
 			LWLockRelease(gw_shared->lock);
 			if (done)
@@ -251,10 +257,13 @@ submit_and_wait(const GwCall *call)
 	PG_END_TRY();
 	abandon_slot();				/* frees the slot */
 
+	/* the worker's refusal, whole: code, message, detail and hint */
 	if (audit_id == 0)
 		ereport(ERROR,
 				(errcode(sqlerrcode ? sqlerrcode : ERRCODE_INTERNAL_ERROR),
-				 errmsg("%s", errmsg_buf)));
+				 errmsg("%s", errmsg_buf),
+				 detail_buf[0] ? errdetail("%s", detail_buf) : 0,
+				 hint_buf[0] ? errhint("%s", hint_buf) : 0));
 	return audit_id;
 }
 
@@ -426,8 +435,7 @@ static int64
 run_async(GwCall *call, const char *servername)
 {
 	GwServer   *server;
-	Oid			save_userid;
-	int			save_sec;
+	GwOwnerScope scope;
 	int64		id;
 	char	   *who;
 
@@ -441,15 +449,10 @@ run_async(GwCall *call, const char *servername)
 	call->serverid = server->serverid;
 	who = GetUserNameFromId(call->userid, false);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(gw_audit_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	SPI_connect();
+	gw_owner_begin(&scope);
 	id = gw_audit_insert(call, server, "queued", gw_params_json(call, server),
 						 who);
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec);
+	gw_owner_end(&scope);
 	remember_queued(id, call);
 	return id;
 }
@@ -491,9 +494,9 @@ gw_resize_async(PG_FUNCTION_ARGS)
 static void
 check_row_access(HeapTuple tup, TupleDesc desc, int64 id)
 {
-	char	   *who = gw_col_text(tup, desc, "requested_by");
+	char	   *who = gw_col_text(tup, desc, "requested_by_oid");
 
-	if (strcmp(who, GetUserNameFromId(GetUserId(), false)) != 0 &&
+	if ((who == NULL || atooid(who) != GetUserId()) &&
 		pg_class_aclcheck(gw_audit_relid(), GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -599,11 +602,11 @@ Datum
 gw_cancel(PG_FUNCTION_ARGS)
 {
 	int64		id;
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec;
+	Oid			caller = GetUserId();
+	Oid			by_role = InvalidOid;
+	const char *caller_name = GetUserNameFromId(caller, false);
+	GwOwnerScope scope;
 	bool		done;
-	const char *by_role = NULL;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -611,18 +614,14 @@ gw_cancel(PG_FUNCTION_ARGS)
 				 errmsg("id must not be null")));
 	id = PG_GETARG_INT64(0);
 	gw_require_active("cancel a call", true);
-	owner = gw_audit_owner();
-	if (!has_privs_of_role(GetUserId(), owner))
-		by_role = GetUserNameFromId(GetUserId(), false);
+	if (!has_privs_of_role(caller, gw_audit_owner()))
+		by_role = caller;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	SPI_connect();
+	gw_owner_begin(&scope);
 	/* in a copy nobody adopted the worker acts on nothing: any open row */
-	done = gw_audit_cancel(id, by_role, gw_install_state(NULL) == GW_FOREIGN);
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec);
+	done = gw_audit_cancel(id, by_role, caller_name,
+						   gw_install_state(NULL) == GW_FOREIGN);
+	gw_owner_end(&scope);
 	PG_RETURN_BOOL(done);
 }
 

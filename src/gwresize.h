@@ -17,7 +17,8 @@
  *		committing outcomes), job.c (one call's attempts), cred.c (the
  *		credentials they sign with: obtained, cached, refreshed), sharing
  *		job.h
- *	 -> audit.c (every write to gw_audit).
+ *	 -> audit.c (every read and write of gw_audit rows), with install.c
+ *		(where gw_audit is, whether the installation is this cluster's).
  *	 gwresize.c holds _PG_init, the settings and the shared memory.
  *
  * Copyright (c) 2026, gwresize developers
@@ -42,7 +43,7 @@
 
 #include "sign.h"
 
-#define GW_SQL_VERSION		"1.2"	/* the extension version this library needs */
+#define GW_SQL_VERSION		"1.3"	/* the extension version this library needs */
 
 #define GW_ID_MAXLEN		64	/* instance and project ids */
 #define GW_SPEC_MAXLEN		64
@@ -56,6 +57,15 @@
 #define GW_RESPONSE_KEEP	(64 * 1024) /* response bytes stored in gw_audit */
 #define GW_RESPONSE_MAX		(1024 * 1024)	/* a larger body aborts the call */
 #define GW_METADATA_TIMEOUT_MS 5000 /* a metadata service answers at once */
+
+/*
+ * The longest credential an answer may give: Huawei's IAM token (PKI, its
+ * size grows with the catalog and roles it carries: "several KB", and
+ * Keystone PKI tokens reach 10-20 kB) and STS tokens go into one header
+ * line, which http.c reads up to GW_HEADER_MAX.
+ */
+#define GW_CRED_MAX			(48 * 1024)
+#define GW_HEADER_MAX		(64 * 1024) /* longer header lines are ignored */
 
 typedef enum GwProvider
 {
@@ -170,6 +180,7 @@ typedef struct GwHttpRequest
 	size_t		body_len;
 	char	   *body_shown;		/* body with secrets masked, if it has any */
 	int			timeout_ms;		/* 0: the server's; else the lower of both */
+	bool		direct;			/* never through a proxy (metadata services) */
 } GwHttpRequest;
 
 /* An HTTP answer, or a transport failure. */
@@ -233,8 +244,10 @@ typedef struct GwSlot
 	GwCall		call;
 	/* result */
 	int64		audit_id;		/* 0 when no row was written */
-	int			sqlerrcode;		/* when audit_id == 0: why */
-	char		errmsg[GW_ERRMSG_MAXLEN];
+	int			sqlerrcode;		/* when audit_id == 0: why, */
+	char		errmsg[GW_ERRMSG_MAXLEN];	/* ... with the whole error */
+	char		errdetail[GW_ERRMSG_MAXLEN];
+	char		errhint[GW_ERRMSG_MAXLEN];
 } GwSlot;
 
 typedef struct GwShared
@@ -264,6 +277,18 @@ extern char *gw_arg_server(FunctionCallInfo fcinfo, int n);
 extern void gw_check_id(const char *name, const char *v, char *dst);
 
 /* in access.c */
+#define GW_SAFE_SEARCH_PATH "pg_catalog, pg_temp"	/* every SQL of ours */
+
+typedef struct GwOwnerScope
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			save_nestlevel;
+} GwOwnerScope;
+
+extern void gw_owner_begin(GwOwnerScope *scope);
+extern void gw_owner_end(GwOwnerScope *scope);
+extern void gw_pin_search_path(GucSource source);
 extern void gw_require_worker_setup(void);
 extern void gw_refuse_on_standby(const char *what);
 extern int64 gw_as_owner(int64 (*fn) (void *), void *arg);
@@ -276,17 +301,23 @@ extern void gw_raise_if_failed(HeapTuple tup, TupleDesc desc, int64 id);
 extern GwServer *gw_get_server(Oid serverid);
 extern GwServer *gw_lookup_server(const char *name, GwProvider provider,
 								  Oid userid);
-extern GwCreds *gw_get_creds(GwServer *server, Oid userid);
 extern void gw_check_server(GwServer *s, GwProvider provider, Oid userid);
 extern bool gw_is_id(const char *s);
 extern void gw_check_url(const char *optname, const char *v);
+extern void gw_check_endpoint(const char *optname, const char *v,
+							  bool validating);
 extern bool gw_check_metadata_url(char **newval, void **extra, GucSource source);
 extern void gw_trim_url(char *url);
+
+/* in mapping.c */
+extern void gw_check_mapping(List *options);
+extern GwCreds *gw_get_creds(GwServer *server, Oid userid);
 
 /* in request.c */
 extern void gw_add_header(GwHttpRequest *req, const char *name,
 						  const char *value, bool secret);
 extern char *gw_mask_id(const char *id);
+extern void gw_request_wipe(GwHttpRequest *req);
 extern void gw_request_json(StringInfo buf, const GwHttpRequest *req);
 extern void gw_url_host(const char *url, StringInfo host, StringInfo path);
 extern char *gw_utc_now(const char *fmt);
@@ -295,6 +326,7 @@ extern void gw_clean_body(StringInfo body);
 extern int64 gw_parse_retry_hint(const char *v, int64 unit_ms);
 extern void gw_bound_outcome(GwOutcome *out, bool recheck_response);
 extern Jsonb *gw_json_parse(const char *body, int len);
+extern void gw_json_wipe(Jsonb *jb);
 extern char *gw_json_get_path(Jsonb *jb, const char *const *path, int n);
 extern char *gw_json_get_text(Jsonb *jb, const char *key1,
 							  const char *key2);
@@ -309,7 +341,16 @@ extern GwHttpRequest *gw_metadata_request(const char *base, const char *method,
 extern void gw_take_metadata_token(const GwHttpResponse *resp, GwOutcome *out,
 								   GwCreds *have);
 extern char *gw_params_json(const GwCall *call, const GwServer *server);
-extern bool gw_scrub_outcome(GwOutcome *out, const GwCreds *creds);
+
+/* in mask.c */
+typedef struct GwMask GwMask;
+
+extern GwMask *gw_mask_new(void);
+extern void gw_mask_add(GwMask *m, const char *secret);
+extern void gw_mask_add_creds(GwMask *m, const GwCreds *c);
+extern char *gw_mask_text(const GwMask *m, char *text, int len);
+extern void gw_mask_body(const GwMask *m, StringInfo body);
+extern bool gw_mask_outcome(const GwMask *m, GwOutcome *out);
 
 /*
  * GwProviderRoutine
@@ -416,7 +457,7 @@ extern GwHttpResponse *gw_http_response(GwTransfer *t);
 extern void gw_http_release(GwTransfer *t);
 extern void gw_http_wait_and_dispatch(long timeout_ms);
 
-/* in audit.c */
+/* in install.c */
 typedef enum GwInstallState
 {
 	GW_NOT_INSTALLED,			/* no CREATE EXTENSION in this database */
@@ -431,6 +472,8 @@ extern int64 gw_audit_adopt(void);
 extern const char *gw_audit_table(void);
 extern Oid	gw_audit_relid(void);
 extern Oid	gw_audit_owner(void);
+
+/* in audit.c */
 extern int64 gw_audit_insert(const GwCall *call, GwServer *server,
 							 const char *status, const char *params_json,
 							 const char *requested_by);
@@ -448,7 +491,8 @@ extern int	gw_audit_claim(bool reconcile, int limit, Datum held);
 extern void gw_audit_note_retry(int64 id, int attempts, TimestampTz next_at,
 								const GwOutcome *out);
 extern bool gw_audit_reserve(int64 id, int attempts);
-extern bool gw_audit_cancel(int64 id, const char *by_role, bool any_open);
+extern bool gw_audit_cancel(int64 id, Oid by_role, const char *caller,
+							bool any_open);
 extern int	gw_audit_reconcile_sending(void);
 
 /* in worker.c */

@@ -36,6 +36,8 @@ struct GwTransfer
 {
 	CURL	   *easy;
 	struct curl_slist *headers;
+	char	   *body;			/* the request's, sent from there: no copy */
+	size_t		body_len;
 	MemoryContext cxt;			/* where the answer is accumulated */
 	GwHttpResponse resp;
 	GwTransferDone done;
@@ -45,7 +47,6 @@ struct GwTransfer
 	char		errbuf[CURL_ERROR_SIZE];
 };
 
-#define GW_HEADER_MAX	32768	/* longer header lines are ignored */
 
 static CURLM *multi = NULL;
 static CURLSH *share = NULL;
@@ -301,10 +302,12 @@ gw_http_start(GwServer *server, GwHttpRequest *req, GwTransferDone done,
 	else
 	{
 		setopt_checked(curl_easy_setopt(t->easy, CURLOPT_POST, 1L));
+		/* sent from req's memory, which outlives the transfer: no copy */
+		t->body = req->body ? req->body : "";
+		t->body_len = req->body ? req->body_len : 0;
 		setopt_checked(curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE,
-										(long) req->body_len));
-		setopt_checked(curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS,
-										req->body ? req->body : ""));
+										(long) t->body_len));
+		setopt_checked(curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body));
 		/* PUT (a metadata session token): a POST's framing, another verb */
 		if (strcmp(req->method, "POST") != 0)
 			setopt_checked(curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST,
@@ -318,6 +321,12 @@ gw_http_start(GwServer *server, GwHttpRequest *req, GwTransferDone done,
 									(long) (CURLPROTO_HTTP | CURLPROTO_HTTPS)));
 #endif
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L));
+	if (req->direct)
+	{
+		/* no proxy, whatever http_proxy and the like say in our environment */
+		setopt_checked(curl_easy_setopt(t->easy, CURLOPT_PROXY, ""));
+		setopt_checked(curl_easy_setopt(t->easy, CURLOPT_NOPROXY, "*"));
+	}
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L));
 	/* a request may ask for less time than the server's (metadata services) */
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS,
@@ -360,12 +369,18 @@ gw_http_response(GwTransfer *t)
 
 /*
  * gw_http_release
- *		Free a transfer's libcurl objects (its memory goes with its context).
- *		Safe on a transfer still running: it is cancelled.
+ *		Free a transfer's libcurl objects (its memory goes with its context),
+ *		first zeroing what may hold a secret: the header lines given to
+ *		libcurl, the request body and the answer's body (a credential
+ *		source's answer is the credentials).  Safe on a transfer still
+ *		running: it is cancelled.  libcurl's own buffers are not ours to
+ *		zero.
  */
 void
 gw_http_release(GwTransfer *t)
 {
+	struct curl_slist *h;
+
 	if (t->easy)
 	{
 		(void) curl_multi_remove_handle(multi, t->easy);
@@ -374,9 +389,20 @@ gw_http_release(GwTransfer *t)
 	}
 	if (t->headers)
 	{
+		for (h = t->headers; h; h = h->next)
+			explicit_bzero(h->data, strlen(h->data));
 		curl_slist_free_all(t->headers);
 		t->headers = NULL;
 	}
+	if (t->body_len > 0)
+	{
+		explicit_bzero(t->body, t->body_len);
+		t->body_len = 0;
+	}
+	if (t->resp.body.len > 0)
+		explicit_bzero(t->resp.body.data, t->resp.body.len);
+	if (t->resp.subject_token)
+		explicit_bzero(t->resp.subject_token, strlen(t->resp.subject_token));
 }
 
 static void

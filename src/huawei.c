@@ -197,20 +197,21 @@ huawei_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 		return;
 	}
 
+	/* a good credential answer: cred_answer reads it */
+	if (op == GW_OP_CREDENTIAL && resp->http_status >= 200 && resp->http_status < 300)
+	{
+		out->verdict = GW_VERDICT_OK;
+		return;
+	}
+
 	jb = gw_json_parse(resp->body.data, resp->body.len);
-	/* credential answers are not stored: they hold credentials */
+	/* credential answers are not stored: they may hold credentials */
 	out->response_json = op == GW_OP_CREDENTIAL ? NULL :
 		gw_response_for_audit(resp, jb);
 
 	if (resp->http_status >= 200 && resp->http_status < 300)
 	{
-		if (op == GW_OP_CREDENTIAL)
-		{
-			/* cred_answer reads it */
-			out->verdict = GW_VERDICT_OK;
-			return;
-		}
-		else if (op == GW_OP_RESIZE)
+		if (op == GW_OP_RESIZE)
 			out->job_id = gw_json_get_text(jb, "job_id", NULL);
 		else
 		{
@@ -321,7 +322,7 @@ huawei_server_option(const char *name, const char *value, GwServer *s)
 	}
 	if (strcmp(name, "iam_endpoint") == 0)
 	{
-		gw_check_url(name, value);
+		gw_check_endpoint(name, value, s == NULL);
 		if (s)
 			s->iam_endpoint = pstrdup(value);
 		return true;
@@ -535,6 +536,7 @@ huawei_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
 		have->kind = GW_AUTH_TOKEN;
 		have->auth_token = pstrdup(resp->subject_token);
 		*expires = gw_json_get_text(jb, "token", "expires_at");
+		gw_json_wipe(jb);
 		if (!gw_cred_value_ok(have->auth_token, -1))
 			gw_cred_malformed(out, "X-Subject-Token");
 		return;
@@ -545,6 +547,7 @@ huawei_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
 	have->secret = gw_json_get_text(jb, "credential", "secret");
 	have->security_token = gw_json_get_text(jb, "credential", "securitytoken");
 	*expires = gw_json_get_text(jb, "credential", "expires_at");
+	gw_json_wipe(jb);
 	if (!gw_cred_value_ok(have->access_key, -1) ||
 		!gw_cred_value_ok(have->secret, -1) ||
 		!gw_cred_value_ok(have->security_token, -1) || *expires == NULL)

@@ -261,10 +261,13 @@ judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp)
 		}
 		return;
 	}
+	/* each counts its own attempts: credential steps, the read */
 	if (job->out.verdict == GW_VERDICT_RETRY && !hint_too_long(job) &&
-		job->aux_attempts <= job->server->max_retries)
+		(op == GW_OP_CREDENTIAL ? job->cred_attempts : job->aux_attempts) <=
+		job->server->max_retries)
 	{
-		job_retry_later(job, job->aux_attempts);
+		job_retry_later(job, op == GW_OP_CREDENTIAL ? job->cred_attempts :
+						job->aux_attempts);
 		return;
 	}
 	/* the resize was never (re)sent: say why */
@@ -507,10 +510,15 @@ next_step(GwJob *job, GwOp op, GwHttpResponse *resp)
 
 /*
  * transfer_done
- *		A transfer of the job ended: judge the answer, mask echoed secrets,
- *		bound every text, decide the next step.  Nothing here may end the
- *		worker: an unexpected ERROR leaves a resize 'unknown' (to be
- *		reconciled) and a poll to be made again.
+ *		A transfer of the job ended: mask every secret the job knows in the
+ *		answer (before anything of it is cut or decoded), judge it, mask
+ *		what the judge decoded, bound every text, decide the next step.  A
+ *		good answer of a credential source is the one answer not masked
+ *		first: the credentials it brings may be the ones in use (a metadata
+ *		service hands out the same set until it rotates it), and nothing of
+ *		it is kept.  Nothing here may end the worker: an unexpected ERROR
+ *		leaves a resize 'unknown' (to be reconciled) and a poll to be made
+ *		again.
  */
 static void
 transfer_done(GwTransfer *t, void *arg)
@@ -520,6 +528,7 @@ transfer_done(GwTransfer *t, void *arg)
 	MemoryContext old = MemoryContextSwitchTo(job->cxt);
 	GwOp		op = job->op;
 	char	   *request_json = job->out.request_json;
+	GwMask	   *volatile mask = NULL;
 
 	job->http_status = resp->http_status;
 	job->xfer = NULL;
@@ -527,12 +536,16 @@ transfer_done(GwTransfer *t, void *arg)
 	{
 		bool		masked;
 
+		mask = gw_cred_mask(job);
+		if (op != GW_OP_CREDENTIAL ||
+			resp->http_status < 200 || resp->http_status >= 300)
+			gw_mask_body(mask, &resp->body);
 		judge_answer(job, resp, op);
 		job->out.request_json = request_json;
 		gw_http_release(t);
 
 		/* nothing kept of an answer may quote a secret back */
-		masked = gw_cred_scrub(job, &job->out);
+		masked = gw_mask_outcome(mask, &job->out);
 		gw_bound_outcome(&job->out, masked);
 		next_step(job, op, resp);
 	}
@@ -550,7 +563,8 @@ transfer_done(GwTransfer *t, void *arg)
 		job->out.error_message = gw_clean_text(edata->message, -1, GW_MESSAGE_MAX);
 		FreeErrorData(edata);
 		/* whatever failed, its message is kept: mask secrets there too */
-		(void) gw_cred_scrub(job, &job->out);
+		job->out.error_message = gw_mask_text(mask ? mask : gw_cred_mask(job),
+											  job->out.error_message, -1);
 		if (job->tracking)
 			job->track_status = NULL;	/* poll again later */
 		gw_job_finish(job, job->tracking ? "tracked" :
@@ -633,9 +647,12 @@ start_attempt(GwJob *job)
 		gw_request_json(&rj, req);
 		job->out.request_json = rj.data;
 	}
+	else if (job->op == GW_OP_CREDENTIAL)
+		job->cred_attempts++;
 	else
 		job->aux_attempts++;
 	job->xfer = gw_http_start(job->server, req, transfer_done, job);
+	gw_request_wipe(req);		/* libcurl has its own copies of the headers */
 	if (job->op != GW_OP_CREDENTIAL)
 		job->rate_slot = false;
 	MemoryContextSwitchTo(old);

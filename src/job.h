@@ -47,6 +47,8 @@ typedef struct GwJob
 	GwCreds    *have;			/* ... with what the earlier ones gave */
 	char	   *cred_expires;	/* ... and when that expires */
 	uint64		cred_generation;	/* the set its last request signed with */
+	struct GwCredSet *signed_with;	/* ... held until it signs with another */
+	int			cred_attempts;	/* attempts of the current step */
 	bool		cred_refreshed; /* refreshed once after a rejection */
 	bool		reconciling;	/* an interrupted call being resolved */
 	bool		reading;		/* the instance is read before the change */
@@ -65,7 +67,7 @@ typedef struct GwJob
 	bool		vanished;		/* the row was cancelled (gw_cancel) */
 	bool		rate_slot;		/* its rate-limit slot is taken */
 	int			run_attempts;	/* ... in this run of the worker */
-	int			aux_attempts;	/* credential steps and instance queries made */
+	int			aux_attempts;	/* instance reads and polls made */
 	TimestampTz next_at;
 	bool		retry_noted;	/* next_at must be written to gw_audit */
 	GwTransfer *xfer;			/* non-NULL while in flight */
@@ -84,22 +86,33 @@ typedef struct GwRate
 } GwRate;
 
 /*
- * The credentials the calls of one server and role sign with, when steps
- * obtain them (an IAM user's token, temporary credentials): kept in the
- * worker's memory only, until shortly before they expire.
+ * A set of credentials obtained by steps (an IAM user's token, temporary
+ * credentials), in TopMemoryContext: held by the entry that serves it and
+ * by each job that signs with it, freed (zeroed) when the last lets go.
+ */
+typedef struct GwCredSet
+{
+	GwCreds		creds;
+	int			refs;
+} GwCredSet;
+
+/*
+ * The credentials the calls of one server and role sign with, as one
+ * version of the mapping's and server's options gives them (fingerprint):
+ * kept in the worker's memory only, until shortly before they expire.
  */
 typedef struct GwCredEntry
 {
 	Oid			serverid;
 	Oid			userid;
 	uint32		fingerprint;	/* of the options they come from */
-	GwCreds    *creds;			/* in TopMemoryContext; NULL: none */
-	GwCreds    *previous;		/* the set before, for masking late echoes */
+	GwCredSet  *current;		/* the set served; NULL: none */
 	TimestampTz refresh_at;		/* a new set is obtained from then on */
 	TimestampTz expires_at;		/* and this one not used from then on */
 	uint64		generation;		/* counts the sets */
 	int			fetches;		/* sets obtained (for the debug log) */
 	bool		fetching;		/* a job is obtaining a set */
+	TimestampTz last_used;		/* idle entries go */
 	TimestampTz failed_at;		/* the last attempt failed then, so: */
 	long		failed_http;
 	char	   *failed_code;
@@ -126,8 +139,8 @@ extern TimestampTz gw_next_track;
 extern TimestampTz gw_last_check;
 extern void gw_tx_begin(const char *what);
 extern void gw_tx_commit(void);
-extern void gw_reply(int slotno, uint64 ticket, int64 audit_id, int sqlerrcode,
-					 const char *msg);
+extern void gw_reply(int slotno, uint64 ticket, int64 audit_id,
+					 const ErrorData *why);
 extern void gw_refuse_waiting_calls(void);
 
 /* in job.c */
@@ -152,7 +165,7 @@ extern void gw_cred_step_done(GwJob *job);
 extern bool gw_cred_failed(GwJob *job);
 extern bool gw_cred_refresh(GwJob *job);
 extern void gw_cred_release(GwJob *job);
-extern bool gw_cred_scrub(GwJob *job, GwOutcome *out);
+extern GwMask *gw_cred_mask(GwJob *job);
 
 /* in claim.c */
 extern void gw_claim_calls(void);

@@ -165,6 +165,28 @@ gw_check_url(const char *optname, const char *v)
 }
 
 /*
+ * gw_check_endpoint
+ *		A server's endpoint option (endpoint, and each provider's own): a
+ *		base URL as gw_check_url wants it.  When a validator checks it
+ *		(validating), only a superuser may set one: an endpoint decides
+ *		where requests signed with a mapping's credentials, or with the
+ *		temporary ones obtained for it, go, and RPC signatures do not cover
+ *		the host they are sent to.  Left out, it is derived from the region,
+ *		a host of the provider.
+ */
+void
+gw_check_endpoint(const char *optname, const char *v, bool validating)
+{
+	if (validating && !superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may set option \"%s\"", optname),
+				 errdetail("An endpoint decides where requests signed with the server's credentials are sent."),
+				 errhint("Leave it out (the provider's endpoint is derived from the region), or ask a superuser.")));
+	gw_check_url(optname, v);
+}
+
+/*
  * gw_check_metadata_url
  *		GUC check hook of the metadata services' base URLs: http:// (the
  *		real services' scheme, on link-local addresses) or https://, then
@@ -225,139 +247,6 @@ list_names(Oid context)
 	return buf.data;
 }
 
-/* 1 to max characters, each a letter, a digit or one of extra */
-static bool
-name_ok(const char *v, int min, int max, const char *extra)
-{
-	int			n = 0;
-
-	for (; *v; v++, n++)
-		if (!(isalnum((unsigned char) *v) || strchr(extra, *v)) ||
-			(unsigned char) *v >= 0x80)
-			return false;
-	return n >= min && n <= max;
-}
-
-/*
- * check_source_option
- *		The values of the options that name a credential source: they go
- *		into URLs, request parameters and bodies.
- */
-static void
-check_source_option(const char *name, const char *v)
-{
-	bool		ok = true;
-	const char *detail = NULL;
-
-	if (strcmp(name, "ram_role_name") == 0 || strcmp(name, "agency_name") == 0)
-	{
-		ok = name_ok(v, 1, 64, "._-");
-		detail = "A role or agency name is 1 to 64 letters, digits, '.', '_' or '-'.";
-	}
-	else if (strcmp(name, "role_arn") == 0)
-	{
-		ok = strncmp(v, "acs:ram::", 9) == 0 && name_ok(v + 9, 1, 247, ":/._-@");
-		detail = "A role ARN looks like acs:ram::<account id>:role/<role name>.";
-	}
-	else if (strcmp(name, "role_session_name") == 0)
-	{
-		ok = name_ok(v, 2, 64, "._@-");
-		detail = "A session name is 2 to 64 letters, digits, '.', '_', '@' or '-'.";
-	}
-	else if (strcmp(name, "external_id") == 0)
-	{
-		ok = name_ok(v, 2, 1224, "=,.@:/_+-");
-		detail = "An external id is 2 to 1224 letters, digits or =,.@:/_+- characters.";
-	}
-	else if (strcmp(name, "agency_domain_name") == 0)
-	{
-		ok = name_ok(v, 1, 64, "._-");
-		detail = "An account (domain) name is 1 to 64 letters, digits, '.', '_' or '-'.";
-	}
-	else if (strcmp(name, "ecs_agency") == 0)
-	{
-		bool		b;
-
-		ok = parse_bool(v, &b) && b;
-		detail = "ecs_agency takes only 'true'.";
-	}
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-				 errmsg("invalid value for option \"%s\"", name),
-				 errdetail("%s", detail)));
-}
-
-/*
- * GwMappingOpts: which user-mapping options are present.
- */
-typedef struct GwMappingOpts
-{
-	bool		akid,
-				aksecret,
-				sts,
-				token,
-				ak,
-				sk,
-				user,
-				pw,
-				dom,
-				ram_role,
-				ecs_agency,
-				role_arn,
-				role_extra,		/* role_session_name, external_id */
-				duration,
-				agency_dom,
-				agency;
-} GwMappingOpts;
-
-/*
- * creds_kind
- *		Which one source of credentials a user mapping's options name, or 0
- *		when they mix sources or lack options; *why says what is wrong.
- *		Exactly one base: an access key (aliyun), a token, AK/SK, an IAM
- *		user (huawei), the ECS RAM role (aliyun) or the ECS agency (huawei).
- *		On top, a role to assume (aliyun role_arn, from an access key or
- *		the RAM role) or an agency to assume (huawei, from any other base).
- */
-static GwAuthKind
-creds_kind(const GwMappingOpts *m, const char **why)
-{
-	int			bases = (m->akid || m->aksecret) + m->token + (m->ak || m->sk) +
-		(m->user || m->pw || m->dom) + m->ram_role + m->ecs_agency;
-	GwAuthKind	kind = 0;
-
-	*why = NULL;
-	if (bases != 1)
-		return 0;
-	if (m->akid && m->aksecret)
-		kind = GW_AUTH_ACS;
-	else if (m->token && !m->sts)
-		kind = GW_AUTH_TOKEN;
-	else if (m->ak && m->sk)
-		kind = GW_AUTH_AKSK;
-	else if (m->user && m->pw && m->dom && !m->sts)
-		kind = GW_AUTH_PASSWORD;
-	else if ((m->ram_role || m->ecs_agency) && !m->sts)
-		kind = GW_AUTH_METADATA;
-	if (kind == 0)
-		return 0;
-
-	if (m->role_arn && (m->agency || m->agency_dom))
-		*why = "Give role_arn (aliyun) or agency_domain_name and agency_name (huawei), not both.";
-	else if (m->role_extra && !m->role_arn)
-		*why = "role_session_name and external_id go with role_arn.";
-	else if (m->agency != m->agency_dom)
-		*why = "agency_domain_name and agency_name go together.";
-	else if (m->duration && !m->role_arn && !m->agency)
-		*why = "duration_seconds goes with role_arn or agency_name.";
-	else if (m->role_arn && !(kind == GW_AUTH_ACS || m->ram_role))
-		*why = "role_arn assumes a role with an access key (access_key_id and access_key_secret) or with ram_role_name.";
-	else if (m->agency && (kind == GW_AUTH_ACS || m->ram_role))
-		*why = "An agency is assumed with auth_token, access_key and secret_key, user_name and password, or ecs_agency.";
-	return *why ? 0 : kind;
-}
-
 #define HAS(name) (strcmp(def->defname, (name)) == 0)
 
 /*
@@ -373,10 +262,7 @@ gw_fdw_validator(PG_FUNCTION_ARGS)
 	const GwProviderRoutine *provider = NULL;
 	bool		has_region = false,
 				has_required = false;
-	GwMappingOpts m;
-	const char *why;
 
-	memset(&m, 0, sizeof(m));
 	foreach(lc, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
@@ -446,36 +332,7 @@ gw_fdw_validator(PG_FUNCTION_ARGS)
 						 errhint("Valid values are \"true\" and \"false\".")));
 		}
 		else if (HAS("endpoint"))
-			gw_check_url(def->defname, v);
-		else
-		{
-			/* user mapping: credentials are opaque, but single-line ASCII */
-			const char *p;
-
-			for (p = v; *p; p++)
-				if ((unsigned char) *p < 0x20 || (unsigned char) *p == 0x7f)
-					ereport(ERROR,
-							(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-							 errmsg("option \"%s\" contains control characters",
-									def->defname)));
-			check_source_option(def->defname, v);
-			m.akid |= HAS("access_key_id");
-			m.aksecret |= HAS("access_key_secret");
-			m.sts |= HAS("security_token");
-			m.token |= HAS("auth_token");
-			m.ak |= HAS("access_key");
-			m.sk |= HAS("secret_key");
-			m.user |= HAS("user_name");
-			m.pw |= HAS("password");
-			m.dom |= HAS("domain_name");
-			m.ram_role |= HAS("ram_role_name");
-			m.ecs_agency |= HAS("ecs_agency");
-			m.role_arn |= HAS("role_arn");
-			m.role_extra |= HAS("role_session_name") || HAS("external_id");
-			m.agency_dom |= HAS("agency_domain_name");
-			m.agency |= HAS("agency_name");
-		}
-		m.duration |= HAS("duration_seconds");
+			gw_check_endpoint(def->defname, v, true);
 	}
 
 	if (catalog == ForeignServerRelationId)
@@ -509,18 +366,7 @@ gw_fdw_validator(PG_FUNCTION_ARGS)
 							provider->name, provider->required_option)));
 	}
 	else if (catalog == UserMappingRelationId)
-	{
-		if (creds_kind(&m, &why) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-					 errmsg("a gwresize user mapping needs exactly one set of credentials"),
-					 why ? errdetail("%s", why) :
-					 errdetail("Give access_key_id and access_key_secret (aliyun, optionally security_token); "
-							   "or ram_role_name (aliyun, the ECS instance's RAM role); "
-							   "or auth_token; or access_key and secret_key (optionally security_token); "
-							   "or user_name, password and domain_name; or ecs_agency 'true' (huawei, the ECS agency). "
-							   "Any may add a role to assume: role_arn (aliyun) or agency_domain_name and agency_name (huawei).")));
-	}
+		gw_check_mapping(options);
 
 	PG_RETURN_VOID();
 }
@@ -631,7 +477,8 @@ check_usable(GwServer *s, ForeignServer *fs, GwProvider provider, Oid userid)
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, fs->servername);
 	if ((strncmp(s->endpoint, "http://", 7) == 0 ||
-		 (s->iam_endpoint && strncmp(s->iam_endpoint, "http://", 7) == 0)) &&
+		 (s->iam_endpoint && strncmp(s->iam_endpoint, "http://", 7) == 0) ||
+		 (s->sts_endpoint && strncmp(s->sts_endpoint, "http://", 7) == 0)) &&
 		!gw_allow_http)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -718,84 +565,3 @@ gw_lookup_server(const char *name, GwProvider provider, Oid userid)
 	return s;
 }
 
-/*
- * gw_get_creds
- *		userid's credentials for the server, from its user mapping (or the
- *		PUBLIC one).  Errors name neither values nor secrets.
- */
-GwCreds *
-gw_get_creds(GwServer *server, Oid userid)
-{
-	UserMapping *um;
-	GwCreds    *c = palloc0(sizeof(GwCreds));
-	ListCell   *lc;
-
-	if (!SearchSysCacheExists2(USERMAPPINGUSERSERVER,
-							   ObjectIdGetDatum(userid),
-							   ObjectIdGetDatum(server->serverid)) &&
-		!SearchSysCacheExists2(USERMAPPINGUSERSERVER,
-							   ObjectIdGetDatum(InvalidOid),
-							   ObjectIdGetDatum(server->serverid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("no user mapping for role \"%s\" on server \"%s\"",
-						GetUserNameFromId(userid, false), server->name),
-				 errhint("Create one with CREATE USER MAPPING FOR ... SERVER %s OPTIONS (...).",
-						 server->name)));
-
-	um = GetUserMapping(userid, server->serverid);
-	foreach(lc, um->options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-		char	   *v = defGetString(def);
-
-		if (HAS("access_key_id") || HAS("access_key"))
-			c->access_key = v;
-		else if (HAS("access_key_secret") || HAS("secret_key"))
-			c->secret = v;
-		else if (HAS("security_token"))
-			c->security_token = v;
-		else if (HAS("auth_token"))
-			c->auth_token = v;
-		else if (HAS("user_name"))
-			c->user_name = v;
-		else if (HAS("password"))
-			c->password = v;
-		else if (HAS("domain_name"))
-			c->domain_name = v;
-		else if (HAS("ram_role_name"))
-			c->ram_role_name = v;
-		else if (HAS("ecs_agency"))
-			c->ecs_agency = true;
-		else if (HAS("role_arn"))
-			c->role_arn = v;
-		else if (HAS("role_session_name"))
-			c->role_session_name = v;
-		else if (HAS("external_id"))
-			c->external_id = v;
-		else if (HAS("duration_seconds"))
-			c->duration_seconds = atoi(v);
-		else if (HAS("agency_domain_name"))
-			c->agency_domain_name = v;
-		else if (HAS("agency_name"))
-			c->agency_name = v;
-		if (HAS("access_key_id"))
-			c->kind = GW_AUTH_ACS;
-		else if (HAS("auth_token"))
-			c->kind = GW_AUTH_TOKEN;
-		else if (HAS("access_key"))
-			c->kind = GW_AUTH_AKSK;
-		else if (HAS("user_name"))
-			c->kind = GW_AUTH_PASSWORD;
-		else if (HAS("ram_role_name") || HAS("ecs_agency"))
-			c->kind = GW_AUTH_METADATA;
-	}
-
-	if (c->kind == 0 || !gw_provider(server->provider)->accepts_creds(c))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-				 errmsg("the user mapping on server \"%s\" has no credentials for %s",
-						server->name, gw_provider_name(server->provider)),
-				 errhint("%s", gw_provider(server->provider)->creds_hint)));
-	return c;
-}

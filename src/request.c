@@ -46,6 +46,26 @@ gw_add_header(GwHttpRequest *req, const char *name, const char *value,
 }
 
 /*
+ * gw_request_wipe
+ *		Zero the values of req's secret headers, once the transport has
+ *		copied them (the body goes on being sent from req: http.c zeroes it
+ *		when the transfer is released).
+ */
+void
+gw_request_wipe(GwHttpRequest *req)
+{
+	ListCell   *lc;
+
+	foreach(lc, req->headers)
+	{
+		GwHeader   *h = (GwHeader *) lfirst(lc);
+
+		if (h->secret)
+			explicit_bzero(h->value, strlen(h->value));
+	}
+}
+
+/*
  * gw_mask_id
  *		An access key id shown as its first four characters and "***".
  */
@@ -345,6 +365,17 @@ gw_json_parse(const char *body, int len)
 	return result;
 }
 
+/*
+ * gw_json_wipe
+ *		Zero a parsed answer that held credentials (NULL-safe).
+ */
+void
+gw_json_wipe(Jsonb *jb)
+{
+	if (jb)
+		explicit_bzero(jb, VARSIZE(jb));
+}
+
 static char *
 scalar_text(JsonbValue *v)
 {
@@ -505,9 +536,9 @@ gw_plain_judge(const GwHttpResponse *resp, GwOutcome *out)
 
 /*
  * gw_cred_value_ok
- *		Whether a credential from an answer may be used: 1 to 8192 visible
- *		ASCII characters (it goes into headers and signatures; len -1:
- *		up to the NUL).
+ *		Whether a credential from an answer may be used: 1 to GW_CRED_MAX
+ *		visible ASCII characters (it goes into headers and signatures; len
+ *		-1: up to the NUL).
  */
 bool
 gw_cred_value_ok(const char *v, int len)
@@ -518,7 +549,7 @@ gw_cred_value_ok(const char *v, int len)
 		return false;
 	if (len < 0)
 		len = strlen(v);
-	if (len < 1 || len > 8192)
+	if (len < 1 || len > GW_CRED_MAX)
 		return false;
 	for (i = 0; i < len; i++)
 		if (v[i] <= ' ' || v[i] >= 0x7f)
@@ -557,6 +588,8 @@ gw_metadata_request(const char *base, const char *method, const char *path)
 	req->url = url.data;
 	req->url_shown = url.data;
 	req->timeout_ms = GW_METADATA_TIMEOUT_MS;
+	/* the VM's own credentials: never to a proxy the environment names */
+	req->direct = true;
 	gw_add_header(req, "Host", host.data, false);
 	return req;
 }
@@ -602,54 +635,6 @@ gw_bound_outcome(GwOutcome *out, bool recheck_response)
 		appendStringInfoChar(&buf, '}');
 		out->response_json = buf.data;
 	}
-}
-
-/* text with every occurrence of secret replaced by "***" (NULL-safe) */
-static char *
-scrub_one(char *text, const char *secret)
-{
-	StringInfoData buf;
-	char	   *p,
-			   *hit;
-	size_t		len;
-
-	if (text == NULL || secret == NULL || (len = strlen(secret)) == 0 ||
-		strstr(text, secret) == NULL)
-		return text;
-	initStringInfo(&buf);
-	for (p = text; (hit = strstr(p, secret)) != NULL; p = hit + len)
-	{
-		appendBinaryStringInfo(&buf, p, hit - p);
-		appendStringInfoString(&buf, "***");
-	}
-	appendStringInfoString(&buf, p);
-	return buf.data;
-}
-
-/*
- * gw_scrub_outcome
- *		Mask every secret of one set of credentials (a mapping's, or one
- *		obtained from it) that a provider echoed back in what is kept of its
- *		answer: Alibaba's SignatureDoesNotMatch message, for one, quotes the
- *		canonical request with the signed STS token in it.  Returns whether
- *		the stored response was changed.
- */
-bool
-gw_scrub_outcome(GwOutcome *out, const GwCreds *creds)
-{
-	const char *secrets[] = {creds->secret, creds->security_token,
-		creds->auth_token, creds->password, creds->metadata_token,
-	creds->external_id};
-	int			i;
-	char	   *response = out->response_json;
-
-	for (i = 0; i < lengthof(secrets); i++)
-	{
-		out->error_code = scrub_one(out->error_code, secrets[i]);
-		out->error_message = scrub_one(out->error_message, secrets[i]);
-		out->response_json = scrub_one(out->response_json, secrets[i]);
-	}
-	return out->response_json != response;
 }
 
 /*

@@ -107,8 +107,7 @@ gw_tx_commit(void)
  *		abandoned is simply freed.
  */
 void
-gw_reply(int slotno, uint64 ticket, int64 audit_id, int sqlerrcode,
-	  const char *msg)
+gw_reply(int slotno, uint64 ticket, int64 audit_id, const ErrorData *why)
 {
 	GwSlot	   *slot = &gw_shared->slots[slotno];
 	int			procno = -1;
@@ -121,8 +120,13 @@ gw_reply(int slotno, uint64 ticket, int64 audit_id, int sqlerrcode,
 		else
 		{
 			slot->audit_id = audit_id;
-			slot->sqlerrcode = sqlerrcode;
-			strlcpy(slot->errmsg, msg ? msg : "", GW_ERRMSG_MAXLEN);
+			slot->sqlerrcode = why ? why->sqlerrcode : 0;
+			strlcpy(slot->errmsg, why && why->message ? why->message : "",
+					GW_ERRMSG_MAXLEN);
+			strlcpy(slot->errdetail, why && why->detail ? why->detail : "",
+					GW_ERRMSG_MAXLEN);
+			strlcpy(slot->errhint, why && why->hint ? why->hint : "",
+					GW_ERRMSG_MAXLEN);
 			slot->state = GW_SLOT_DONE;
 			procno = slot->caller_procno;
 		}
@@ -183,11 +187,17 @@ void
 gw_refuse_waiting_calls(void)
 {
 	int			i;
-	const char *why = state == GW_NEEDS_UPDATE ?
-		"the installed gwresize SQL is older than its library: run ALTER EXTENSION gwresize UPDATE" :
+	ErrorData	why;
+
+	memset(&why, 0, sizeof(why));
+	why.sqlerrcode = ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+	why.message = state == GW_NEEDS_UPDATE ?
+		"the installed gwresize SQL is older than its library" :
 		state == GW_FOREIGN ?
-		"gwresize is not active in this copy of the database: the extension owner decides with gw_adopt()" :
+		"gwresize is not active in this copy of the database" :
 		"extension \"gwresize\" is not installed in the worker's database";
+	why.hint = state == GW_NEEDS_UPDATE ? "Run ALTER EXTENSION gwresize UPDATE." :
+		state == GW_FOREIGN ? "The extension owner decides with gw_adopt()." : NULL;
 
 	for (i = 0; i < gw_shared->nslots; i++)
 	{
@@ -201,7 +211,7 @@ gw_refuse_waiting_calls(void)
 		}
 		LWLockRelease(gw_shared->lock);
 		if (ticket != 0)
-			gw_reply(i, ticket, 0, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, why);
+			gw_reply(i, ticket, 0, &why);
 	}
 }
 
@@ -371,6 +381,13 @@ gw_worker_main(Datum main_arg)
 	gw_shared->db_missing = false;
 	gw_shared->nodb_logged_at = 0;
 	pgstat_report_appname("gwresize worker");
+
+	/*
+	 * Every statement the worker runs, it runs as a superuser: whatever the
+	 * database's or the role's settings put on search_path (a database
+	 * owner may ALTER DATABASE ... SET it), only pg_catalog is looked in.
+	 */
+	gw_pin_search_path(PGC_S_OVERRIDE);
 
 	gw_http_init();
 	worker_attach();

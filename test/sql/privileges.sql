@@ -45,3 +45,59 @@ SET ROLE gw_ops;
 SELECT instance_id, status, requested_by FROM gw_audit WHERE requested_by = 'gw_ops';
 SELECT try($$UPDATE gw_audit SET status = 'succeeded'$$);
 RESET ROLE;
+-- Credential sources bound to the machine, and role assumptions, are a
+-- superuser's to grant: a role with USAGE and a mapping of its own may not
+-- turn its mapping into one (42501), whatever the order of its options.
+SET ROLE gw_ops;
+SELECT try($$ALTER USER MAPPING FOR CURRENT_USER SERVER ali OPTIONS (DROP access_key_id, DROP access_key_secret, ADD ram_role_name 'gwresize-ecs-role')$$);
+SELECT try($$ALTER USER MAPPING FOR CURRENT_USER SERVER ali OPTIONS (ADD role_arn 'acs:ram::1234567890123456:role/gwresize-resizer')$$);
+SELECT try($$ALTER USER MAPPING FOR CURRENT_USER SERVER ali OPTIONS (ADD external_id 'ab', ADD role_arn 'acs:ram::1:role/x')$$);
+SELECT try($$DROP USER MAPPING FOR CURRENT_USER SERVER ali$$);
+SELECT try($$CREATE USER MAPPING FOR CURRENT_USER SERVER ali OPTIONS (ram_role_name 'gwresize-ecs-role')$$);
+RESET ROLE;
+GRANT USAGE ON FOREIGN SERVER hw TO gw_ops;
+SET ROLE gw_ops;
+SELECT try($$CREATE USER MAPPING FOR CURRENT_USER SERVER hw OPTIONS (ecs_agency 'true')$$);
+SELECT try($$CREATE USER MAPPING FOR CURRENT_USER SERVER hw OPTIONS (auth_token 't', agency_domain_name 'other', agency_name 'resizer')$$);
+-- a key or a token of its own stays the role's to set
+SELECT try($$CREATE USER MAPPING FOR CURRENT_USER SERVER hw OPTIONS (auth_token 'hw-static-token-0001')$$);
+SELECT try($$CREATE USER MAPPING FOR CURRENT_USER SERVER ali OPTIONS (access_key_id 'testAccessKeyId', access_key_secret 'testAccessKeySecret')$$);
+RESET ROLE;
+-- a superuser may grant them
+CREATE ROLE gw_role LOGIN;
+GRANT USAGE ON FOREIGN SERVER ali, hw TO gw_role;
+CREATE USER MAPPING FOR gw_role SERVER ali OPTIONS (ram_role_name 'gwresize-ecs-role', role_arn 'acs:ram::1:role/x', external_id 'ab');
+CREATE USER MAPPING FOR gw_role SERVER hw OPTIONS (ecs_agency 'true', agency_domain_name 'other', agency_name 'resizer');
+-- and the role it was granted to cannot change it, even to drop the role
+SET ROLE gw_role;
+SELECT try($$ALTER USER MAPPING FOR CURRENT_USER SERVER ali OPTIONS (SET external_id 'other-id')$$);
+SELECT try($$ALTER USER MAPPING FOR CURRENT_USER SERVER hw OPTIONS (DROP agency_name, DROP agency_domain_name)$$);
+RESET ROLE;
+-- Endpoints are a superuser's too: a role that may create servers (USAGE
+-- on the wrapper) and owns one can set neither endpoint, sts_endpoint nor
+-- iam_endpoint, where the requests it signs would go.
+GRANT USAGE ON FOREIGN DATA WRAPPER gwresize TO gw_ops;
+SET ROLE gw_ops;
+SELECT try($$CREATE SERVER mine FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou')$$);
+SELECT try($$CREATE SERVER mine2 FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint 'https://evil.example.com')$$);
+SELECT try($$ALTER SERVER mine OPTIONS (ADD endpoint 'https://evil.example.com')$$);
+SELECT try($$ALTER SERVER mine OPTIONS (ADD sts_endpoint 'https://evil.example.com')$$);
+SELECT try($$CREATE SERVER mine3 FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region 'cn-north-4', project_id 'p1', iam_endpoint 'https://evil.example.com')$$);
+SELECT try($$ALTER SERVER mine OPTIONS (ADD timeout_ms '5000')$$);
+RESET ROLE;
+-- a superuser may; then the server's owner may drop that endpoint (back
+-- to the provider's), not change the server around it
+ALTER SERVER mine OPTIONS (ADD sts_endpoint 'https://sts.example.com');
+SET ROLE gw_ops;
+SELECT try($$ALTER SERVER mine OPTIONS (SET timeout_ms '6000')$$);
+SELECT try($$ALTER SERVER mine OPTIONS (DROP sts_endpoint)$$);
+RESET ROLE;
+SELECT srvname, srvoptions FROM pg_foreign_server WHERE srvname = 'mine';
+DROP SERVER mine;
+REVOKE USAGE ON FOREIGN DATA WRAPPER gwresize FROM gw_ops;
+DROP USER MAPPING FOR gw_role SERVER ali;
+DROP USER MAPPING FOR gw_role SERVER hw;
+DROP USER MAPPING FOR gw_ops SERVER hw;
+REVOKE USAGE ON FOREIGN SERVER ali, hw FROM gw_role;
+REVOKE USAGE ON FOREIGN SERVER hw FROM gw_ops;
+DROP ROLE gw_role;
