@@ -13,6 +13,7 @@ OBJS = \
 	src/huawei.o \
 	src/install.o \
 	src/job.o \
+	src/json.o \
 	src/mapping.o \
 	src/mask.o \
 	src/option.o \

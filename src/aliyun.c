@@ -175,6 +175,8 @@ signed_request(GwServer *server, const char *endpoint, const GwCreds *creds,
 		initStringInfo(&sig);
 		gw_acs_rpc_string_to_sign(&sts, req->method, kv, n);	/* sorts kv */
 		gw_acs_rpc_signature(&sig, creds->secret, sts.data);
+		explicit_bzero(sts.data, sts.len);
+		enlargeStringInfo(&url, gw_kv_room(kv, n));
 		gw_canonical_query(&url, kv, n);
 		appendStringInfoString(&url, "&Signature=");
 		gw_uri_encode(&url, sig.data);
@@ -211,10 +213,12 @@ signed_request(GwServer *server, const char *endpoint, const GwCreds *creds,
 		initStringInfo(&cr);
 		initStringInfo(&sh);
 		initStringInfo(&auth);
+		enlargeStringInfo(&cr, gw_kv_room(kv, n) + gw_kv_room(hv, nh));
 		gw_acs3_canonical_request(&cr, &sh, req->method, path.data, kv, n,
 								  hv, nh, EMPTY_SHA256);
 		gw_acs3_authorization(&auth, creds->access_key, creds->secret,
 							  cr.data, sh.data);
+		explicit_bzero(cr.data, cr.len);
 		gw_canonical_query(&url, kv, n);
 		appendStringInfoString(&shown, query_shown(kv, n));
 		gw_add_header(req, "x-acs-action", action, false);
@@ -268,8 +272,15 @@ aliyun_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 		return;
 	}
 
+	/* a good AssumeRole answer: cred_answer reads it, and nothing else */
+	if (op == GW_OP_CREDENTIAL && resp->http_status == 200)
+	{
+		out->verdict = GW_VERDICT_OK;
+		return;
+	}
+
 	jb = gw_json_parse(resp->body.data, resp->body.len);
-	/* credential answers are not stored: they hold credentials */
+	/* credential answers are not stored: they may hold credentials */
 	out->response_json = op == GW_OP_CREDENTIAL ? NULL :
 		gw_response_for_audit(resp, jb);
 	if (jb)
@@ -280,9 +291,6 @@ aliyun_judge(const GwHttpResponse *resp, GwOp op, GwOutcome *out)
 			out->request_id = rid;
 		out->error_code = gw_json_get_text(jb, "Code", NULL);
 		out->error_message = gw_json_get_text(jb, "Message", NULL);
-		/* an AssumeRole answer: cred_answer reads its own copy */
-		if (op == GW_OP_CREDENTIAL)
-			gw_json_wipe(jb);
 	}
 
 	if (resp->http_status == 200)
@@ -555,14 +563,6 @@ aliyun_cred_request(GwServer *server, const GwCreds *mapping, GwCredStep step,
 	return NULL;				/* keep compiler quiet */
 }
 
-/* a field of the credentials: under Credentials (AssumeRole), or at the top */
-static char *
-cred_field(Jsonb *jb, GwCredStep step, const char *key)
-{
-	return step == GW_STEP_ASSUME ? gw_json_get_text(jb, "Credentials", key) :
-		gw_json_get_text(jb, key, NULL);
-}
-
 /*
  * aliyun_cred_answer
  *		The metadata session token is the body; the role's credentials and
@@ -573,7 +573,12 @@ static void
 aliyun_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
 				   GwCreds *have, char **expires)
 {
-	Jsonb	   *jb;
+	static const char *const role_fields[] =
+	{"AccessKeyId", "AccessKeySecret", "SecurityToken", "Expiration"};
+	static const char *const sts_fields[] =
+	{"Credentials.AccessKeyId", "Credentials.AccessKeySecret",
+	"Credentials.SecurityToken", "Credentials.Expiration"};
+	char	   *v[4];
 
 	if (step == GW_STEP_ASSUME)
 		aliyun_judge(resp, GW_OP_CREDENTIAL, out);
@@ -588,13 +593,13 @@ aliyun_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
 		return;
 	}
 
-	jb = gw_json_parse(resp->body.data, resp->body.len);
+	(void) gw_json_fields(resp->body.data, resp->body.len,
+						  step == GW_STEP_ASSUME ? sts_fields : role_fields, 4, v);
 	have->kind = GW_AUTH_ACS;
-	have->access_key = cred_field(jb, step, "AccessKeyId");
-	have->secret = cred_field(jb, step, "AccessKeySecret");
-	have->security_token = cred_field(jb, step, "SecurityToken");
-	*expires = cred_field(jb, step, "Expiration");
-	gw_json_wipe(jb);
+	have->access_key = v[0];
+	have->secret = v[1];
+	have->security_token = v[2];
+	*expires = v[3];
 	if (!gw_cred_value_ok(have->access_key, -1) ||
 		!gw_cred_value_ok(have->secret, -1) ||
 		!gw_cred_value_ok(have->security_token, -1) || *expires == NULL)

@@ -319,6 +319,7 @@ start_fetch(GwJob *job, GwCredEntry *e)
 	e->fetching = true;
 	job->cred_fetcher = true;
 	job->step = 0;
+	job->cred_attempts = 0;
 	job->have = MemoryContextAlloc(job->cxt, sizeof(GwCreds));
 	*job->have = *job->creds;
 	job->cred_expires = NULL;

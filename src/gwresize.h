@@ -325,11 +325,7 @@ extern char *gw_clean_text(const char *s, int len, int maxbytes);
 extern void gw_clean_body(StringInfo body);
 extern int64 gw_parse_retry_hint(const char *v, int64 unit_ms);
 extern void gw_bound_outcome(GwOutcome *out, bool recheck_response);
-extern Jsonb *gw_json_parse(const char *body, int len);
-extern void gw_json_wipe(Jsonb *jb);
-extern char *gw_json_get_path(Jsonb *jb, const char *const *path, int n);
-extern char *gw_json_get_text(Jsonb *jb, const char *key1,
-							  const char *key2);
+
 extern char *gw_response_for_audit(const GwHttpResponse *resp,
 								   Jsonb *parsed);
 extern void gw_transport_outcome(const GwHttpResponse *resp, GwOutcome *out);
@@ -341,6 +337,14 @@ extern GwHttpRequest *gw_metadata_request(const char *base, const char *method,
 extern void gw_take_metadata_token(const GwHttpResponse *resp, GwOutcome *out,
 								   GwCreds *have);
 extern char *gw_params_json(const GwCall *call, const GwServer *server);
+
+/* in json.c */
+extern Jsonb *gw_json_parse(const char *body, int len);
+extern char *gw_json_get_path(Jsonb *jb, const char *const *path, int n);
+extern char *gw_json_get_text(Jsonb *jb, const char *key1,
+							  const char *key2);
+extern bool gw_json_fields(const char *body, int len, const char *const *paths,
+						   int n, char **values);
 
 /* in mask.c */
 typedef struct GwMask GwMask;

@@ -18,10 +18,12 @@
  */
 #include "postgres.h"
 
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -93,6 +95,53 @@ timer_cb(CURLM *m, long timeout_ms, void *userp)
 	return 0;
 }
 
+/*
+ * libcurl's memory, zeroed when it is given back: its buffers held what was
+ * sent and received (signed headers, credentials in answers).  The worker
+ * is the only process of ours that uses libcurl.
+ */
+static void
+zeroing_free(void *p)
+{
+	if (p)
+	{
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+static void *
+zeroing_realloc(void *p, size_t size)
+{
+	void	   *q;
+	size_t		old;
+
+	if (p == NULL)
+		return malloc(size);
+	if (size == 0)
+	{
+		zeroing_free(p);
+		return NULL;
+	}
+	old = malloc_usable_size(p);
+	q = malloc(size);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, Min(old, size));
+	zeroing_free(p);
+	return q;
+}
+
+/* TLS: what was deciphered is cleansed once libcurl has it */
+static CURLcode
+ssl_ctx_cb(CURL *easy, void *ssl_ctx, void *arg)
+{
+#ifdef SSL_OP_CLEANSE_PLAINTEXT
+	SSL_CTX_set_options((SSL_CTX *) ssl_ctx, SSL_OP_CLEANSE_PLAINTEXT);
+#endif
+	return CURLE_OK;
+}
+
 static void
 gw_http_cleanup(int code, Datum arg)
 {
@@ -112,7 +161,8 @@ gw_http_cleanup(int code, Datum arg)
 void
 gw_http_init(void)
 {
-	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+	if (curl_global_init_mem(CURL_GLOBAL_ALL, malloc, zeroing_free,
+							 zeroing_realloc, strdup, calloc) != CURLE_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("could not initialize libcurl")));
@@ -162,6 +212,19 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		return 0;				/* aborts the transfer */
 	}
 	old = MemoryContextSwitchTo(t->cxt);
+	if (t->resp.body.len + (int) n >= t->resp.body.maxlen)
+	{
+		/* grow by hand: the smaller buffer is zeroed, not left behind */
+		StringInfoData grown;
+
+		initStringInfo(&grown);
+		enlargeStringInfo(&grown, Max(t->resp.body.maxlen * 2,
+									  t->resp.body.len + (int) n + 1) - 1);
+		appendBinaryStringInfo(&grown, t->resp.body.data, t->resp.body.len);
+		explicit_bzero(t->resp.body.data, t->resp.body.len);
+		pfree(t->resp.body.data);
+		t->resp.body = grown;
+	}
 	appendBinaryStringInfo(&t->resp.body, ptr, n);
 	MemoryContextSwitchTo(old);
 	return n;
@@ -341,6 +404,7 @@ gw_http_start(GwServer *server, GwHttpRequest *req, GwTransferDone done,
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_SHARE, share));
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, 1L));
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, 2L));
+	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb));
 	if (gw_ca_file && gw_ca_file[0] != '\0')
 		setopt_checked(curl_easy_setopt(t->easy, CURLOPT_CAINFO, gw_ca_file));
 	setopt_checked(curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, write_cb));

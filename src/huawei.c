@@ -100,10 +100,12 @@ authenticate(GwHttpRequest *req, const GwCreds *creds, const char *host,
 		initStringInfo(&cr);
 		initStringInfo(&sh);
 		initStringInfo(&auth);
+		enlargeStringInfo(&cr, gw_kv_room(hv, nh) + 3 * strlen(path));
 		gw_sdk_canonical_request(&cr, &sh, req->method, path, NULL, 0,
 								 hv, nh, req->body, req->body_len);
 		gw_sdk_authorization(&auth, creds->access_key, creds->secret, date,
 							 cr.data, sh.data);
+		explicit_bzero(cr.data, cr.len);
 		if (project_id)
 			gw_add_header(req, "X-Project-Id", project_id, false);
 		gw_add_header(req, "X-Sdk-Date", date, false);
@@ -498,7 +500,11 @@ static void
 huawei_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
 				   GwCreds *have, char **expires)
 {
-	Jsonb	   *jb;
+	static const char *const token_fields[] = {"token.expires_at"};
+	static const char *const agency_fields[] =
+	{"credential.access", "credential.secret", "credential.securitytoken",
+	"credential.expires_at"};
+	char	   *v[4];
 
 	if (step == GW_STEP_METADATA || step == GW_STEP_METADATA_TOKEN)
 		gw_plain_judge(resp, out);
@@ -522,7 +528,6 @@ huawei_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
 	if (out->verdict != GW_VERDICT_OK)
 		return;
 
-	jb = gw_json_parse(resp->body.data, resp->body.len);
 	if (step == GW_STEP_IAM_TOKEN)
 	{
 		if (resp->subject_token == NULL)
@@ -535,19 +540,19 @@ huawei_cred_answer(const GwHttpResponse *resp, GwCredStep step, GwOutcome *out,
 		memset(have, 0, sizeof(GwCreds));
 		have->kind = GW_AUTH_TOKEN;
 		have->auth_token = pstrdup(resp->subject_token);
-		*expires = gw_json_get_text(jb, "token", "expires_at");
-		gw_json_wipe(jb);
+		(void) gw_json_fields(resp->body.data, resp->body.len, token_fields, 1,
+							  expires);
 		if (!gw_cred_value_ok(have->auth_token, -1))
 			gw_cred_malformed(out, "X-Subject-Token");
 		return;
 	}
+	(void) gw_json_fields(resp->body.data, resp->body.len, agency_fields, 4, v);
 	memset(have, 0, sizeof(GwCreds));
 	have->kind = GW_AUTH_AKSK;
-	have->access_key = gw_json_get_text(jb, "credential", "access");
-	have->secret = gw_json_get_text(jb, "credential", "secret");
-	have->security_token = gw_json_get_text(jb, "credential", "securitytoken");
-	*expires = gw_json_get_text(jb, "credential", "expires_at");
-	gw_json_wipe(jb);
+	have->access_key = v[0];
+	have->secret = v[1];
+	have->security_token = v[2];
+	*expires = v[3];
 	if (!gw_cred_value_ok(have->access_key, -1) ||
 		!gw_cred_value_ok(have->secret, -1) ||
 		!gw_cred_value_ok(have->security_token, -1) || *expires == NULL)

@@ -63,6 +63,8 @@ gw_request_wipe(GwHttpRequest *req)
 		if (h->secret)
 			explicit_bzero(h->value, strlen(h->value));
 	}
+	/* libcurl copied the URL (an RPC call's carries its security token) */
+	explicit_bzero(req->url, strlen(req->url));
 }
 
 /*
@@ -257,44 +259,6 @@ gw_clean_body(StringInfo body)
 }
 
 /*
- * gw_json_nesting_ok
- *		Whether the JSON text nests arrays and objects at most maxdepth
- *		deep.  A cheap scan that knows strings and escapes, run before a
- *		provider's answer is parsed: the parser recurses per level, and a
- *		hostile answer must not exhaust the stack.
- */
-static bool
-gw_json_nesting_ok(const char *s, int len, int maxdepth)
-{
-	int			depth = 0;
-	bool		in_string = false;
-	int			i;
-
-	for (i = 0; i < len; i++)
-	{
-		char		c = s[i];
-
-		if (in_string)
-		{
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = false;
-		}
-		else if (c == '"')
-			in_string = true;
-		else if (c == '[' || c == '{')
-		{
-			if (++depth > maxdepth)
-				return false;
-		}
-		else if (c == ']' || c == '}')
-			depth--;
-	}
-	return true;
-}
-
-/*
  * gw_parse_retry_hint
  *		A retry hint header (digits, in units of unit_ms) in milliseconds,
  *		saturating at PG_INT64_MAX; -1 when absent, negative or not a
@@ -325,121 +289,6 @@ gw_parse_retry_hint(const char *v, int64 unit_ms)
 	if (pg_mul_s64_overflow(n, unit_ms, &n))
 		return PG_INT64_MAX;
 	return n;
-}
-
-/*
- * gw_json_parse
- *		The body as jsonb, or NULL when it is not valid JSON, nests deeper
- *		than GW_JSON_MAX_DEPTH, or is not storable as jsonb (such as a
- *		\u0000 escape).  The body must be valid text (gw_clean_body).
- *		Never throws for anything a provider can send.
- */
-Jsonb *
-gw_json_parse(const char *body, int len)
-{
-	JsonLexContext *lex;
-	MemoryContext oldcxt = CurrentMemoryContext;
-	Jsonb	   *result = NULL;
-
-	if (body == NULL || len == 0 || len > GW_RESPONSE_MAX ||
-		!gw_json_nesting_ok(body, len, GW_JSON_MAX_DEPTH))
-		return NULL;
-	lex = makeJsonLexContextCstringLen(unconstify(char *, body), len,
-									   GetDatabaseEncoding(), false);
-	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
-		return NULL;
-
-	/* jsonb_in only computes, so trapping its error needs no subxact */
-	PG_TRY();
-	{
-		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-													CStringGetDatum(body)));
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcxt);
-		FlushErrorState();
-		result = NULL;
-	}
-	PG_END_TRY();
-	return result;
-}
-
-/*
- * gw_json_wipe
- *		Zero a parsed answer that held credentials (NULL-safe).
- */
-void
-gw_json_wipe(Jsonb *jb)
-{
-	if (jb)
-		explicit_bzero(jb, VARSIZE(jb));
-}
-
-static char *
-scalar_text(JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvString:
-			return pnstrdup(v->val.string.val, v->val.string.len);
-		case jbvNumeric:
-			return DatumGetCString(DirectFunctionCall1(numeric_out,
-													   NumericGetDatum(v->val.numeric)));
-		case jbvBool:
-			return pstrdup(v->val.boolean ? "true" : "false");
-		default:
-			return NULL;
-	}
-}
-
-/*
- * gw_json_get_path
- *		The scalar at a path of object keys and array indexes (digits) in a
- *		jsonb value, as text; NULL when any step is missing.
- */
-char *
-gw_json_get_path(Jsonb *jb, const char *const *path, int n)
-{
-	JsonbContainer *c;
-	JsonbValue	v;
-	JsonbValue *e;
-	int			i;
-
-	if (jb == NULL)
-		return NULL;
-	c = &jb->root;
-	for (i = 0; i < n; i++)
-	{
-		if (JsonContainerIsArray(c) && isdigit((unsigned char) path[i][0]))
-		{
-			e = getIthJsonbValueFromContainer(c, atoi(path[i]));
-			if (e == NULL)
-				return NULL;
-			v = *e;
-		}
-		else if (!JsonContainerIsObject(c) ||
-				 !getKeyJsonValueFromContainer(c, path[i], strlen(path[i]), &v))
-			return NULL;
-		if (i == n - 1)
-			return scalar_text(&v);
-		if (v.type != jbvBinary)
-			return NULL;
-		c = v.val.binary.data;
-	}
-	return NULL;
-}
-
-/*
- * gw_json_get_text
- *		The scalar at key1 (or key1.key2) of a jsonb object as text, or NULL.
- */
-char *
-gw_json_get_text(Jsonb *jb, const char *key1, const char *key2)
-{
-	const char *path[2] = {key1, key2};
-
-	return gw_json_get_path(jb, path, key2 ? 2 : 1);
 }
 
 /*

@@ -160,6 +160,24 @@ kv_cmp(const void *a, const void *b)
 	return strcmp(x->value ? x->value : "", y->value ? y->value : "");
 }
 
+/*
+ * gw_kv_room
+ *		Room for anything built from the n pairs kv (their keys and values
+ *		percent-encoded twice: five bytes a byte at most), plus slack.  A
+ *		buffer made this big before a secret goes into it never grows, so
+ *		no shorter copy of the secret is left behind in freed memory.
+ */
+int
+gw_kv_room(const GwKV *kv, int n)
+{
+	int			room = 1024;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		room += 5 * (strlen(kv[i].key) + (kv[i].value ? strlen(kv[i].value) : 0) + 2);
+	return room;
+}
+
 void
 gw_sort_kv(GwKV *kv, int n)
 {
@@ -194,12 +212,16 @@ gw_acs_rpc_string_to_sign(StringInfo out, const char *method,
 						  GwKV *params, int n)
 {
 	StringInfoData cq;
+	int			room = gw_kv_room(params, n);
 
 	initStringInfo(&cq);
+	enlargeStringInfo(&cq, room);
+	enlargeStringInfo(out, 3 * room);
 	gw_canonical_query(&cq, params, n);
 	appendStringInfoString(out, method);
 	appendStringInfoString(out, "&%2F&");
 	gw_uri_encode(out, cq.data);
+	explicit_bzero(cq.data, cq.len);
 	pfree(cq.data);
 }
 

@@ -42,6 +42,7 @@ extern void gw_random_hex(char *out, int nbytes);
 
 /* sort pairs by key (bytewise), then by value */
 extern void gw_sort_kv(GwKV *kv, int n);
+extern int	gw_kv_room(const GwKV *kv, int n);
 
 /* "k=enc(v)&..." over pairs sorted in place; key encoded too */
 extern void gw_canonical_query(StringInfo buf, GwKV *params, int n);

@@ -1040,6 +1040,8 @@ class App:
         elif kind in HOSTILE_SEND_KINDS:
             return self.hostile_response(req, fault), kind
         elif kind == "echo":
+            # "ms": the echo comes that late (an answer still on its way)
+            time.sleep(min(max(int(fault.get("ms", 0)), 0), MAX_HOLD_MS) / 1000.0)
             return self.echo_response(req, fault), kind
         elif kind in ("lying_length", "endless"):
             return self.hostile_wire(req, fault), kind
@@ -1995,6 +1997,8 @@ class App:
             return "labels must be true or false"
         if "code" in c and (not isinstance(c["code"], str) or not c["code"]):
             return "code must be a non-empty string"
+        if not isinstance(c.setdefault("ms", 0), int) or not 0 <= c["ms"] <= MAX_HOLD_MS:
+            return "ms must be 0..%d" % MAX_HOLD_MS
         return None
 
     def _ctl_requests(self, q):

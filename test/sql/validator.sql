@@ -38,7 +38,15 @@ CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'huawei', region
 -- plain http only with gwresize.allow_http (a superuser setting)
 SET gwresize.allow_http = off;
 CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint 'http://127.0.0.1:9');
+CREATE SERVER s FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', sts_endpoint 'http://127.0.0.1:9');
 RESET gwresize.allow_http;
+-- and when a call is made: sts_endpoint like the others
+CREATE SERVER ali_http_sts FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', sts_endpoint 'http://127.0.0.1:9');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_http_sts OPTIONS (access_key_id 'a', access_key_secret 'b', role_arn 'acs:ram::1:role/x');
+SET gwresize.allow_http = off;
+SELECT status FROM gw_modify_spec('i-1', 'api.s1.medium', server => 'ali_http_sts', dry_run => true);
+RESET gwresize.allow_http;
+DROP SERVER ali_http_sts CASCADE;
 
 -- good servers; ALTER is validated too
 CREATE SERVER ali_default FOREIGN DATA WRAPPER gwresize

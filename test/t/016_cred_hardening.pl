@@ -87,6 +87,29 @@ foreach my $bytes (20000, 40000)
 }
 mock_call($mock, 'POST', 'config', { iam_token_bytes => 4003 });
 
+# -- a set still signing a request in flight is not freed by an ALTER: the
+#    late answer that echoes it is masked with it
+$node->safe_psql('postgres', qq{
+CREATE SERVER ali_late FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', read_before_resize 'false', max_retries '0', poll_interval_ms '3600000');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ali_late OPTIONS (ram_role_name 'gwresize-ecs-role');
+});
+mock_call($mock, 'POST', 'faults',
+	{ provider => 'aliyun', instance_id => 'late-1', kind => 'echo', ms => 1500, count => 1 });
+my $late = $node->safe_psql('postgres',
+	"SELECT gw_modify_spec_async('late-1', 'api.s1.medium', server => 'ali_late')");
+$node->poll_query_until('postgres', "SELECT status = 'sending' FROM gw_audit WHERE id = $late")
+  or die "the call did not leave";
+$node->safe_psql('postgres', "ALTER SERVER ali_late OPTIONS (ADD sts_endpoint '$ep')");
+is($node->safe_psql('postgres', ali('late-2', 'ali_late')), 'accepted|',
+	'after an ALTER, a call obtains a new set while the first one\'s answer is on its way');
+$node->poll_query_until('postgres', "SELECT status = 'failed' FROM gw_audit WHERE id = $late")
+  or die "the late answer did not come";
+my $late_row = $node->safe_psql('postgres', "SELECT t::text FROM gw_audit t WHERE id = $late");
+like($late_row, qr/\*\*\*/, 'the late answer echoed the first set, masked');
+my $leaked = grep { index($late_row, $_) >= 0 }
+  @{ mock_call($mock, 'GET', 'credentials?reveal=1', undef)->{secrets} };
+is($leaked, 0, 'none of the set it was signed with is in its row');
+
 # -- ALTER USER MAPPING twice during a 600-call drain whose credentials
 #    expire every 3 s: a fetch per expiry and per ALTER, no more
 $node->safe_psql('postgres', qq{
