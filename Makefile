@@ -43,13 +43,22 @@ $(OBJS): $(wildcard src/*.h)
 
 # ---- tests, demo and benchmarks (see README.md) ----
 
-.PHONY: test test-sanitize demo bench deps dist package-check
+.PHONY: test test-versions test-sanitize demo bench deps dist package-check
+
+# the PostgreSQL to build and test against: PG_CONFIG (make test
+# PG_CONFIG=/usr/lib/postgresql/17/bin/pg_config)
+export GW_PG_CONFIG = $(PG_CONFIG)
 
 deps:
 	@scripts/deps.sh
 
 test: deps all
 	@scripts/run-tests.sh
+
+# every supported version: 15 here, 17, 18 and 19 in Debian chroots of
+# their own suites; see scripts/versions.sh
+test-versions:
+	@scripts/versions.sh
 
 # clang with ASan and UBSan against a private copy of PostgreSQL, then the
 # libFuzzer target; see scripts/sanitize.sh

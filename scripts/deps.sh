@@ -1,10 +1,23 @@
 #!/bin/bash
 # Installs (as root) or names (otherwise) the Debian packages gwresize needs
-# to build, test and run its demo; "deps.sh sanitize" adds clang, its
-# sanitizer runtimes and llvm-symbolizer for make test-sanitize.
+# to build, test and run its demo against the PostgreSQL whose pg_config is
+# GW_PG_CONFIG (default: the one in PATH; when there is none, 15, Debian
+# 12's); "deps.sh sanitize" adds clang, its sanitizer runtimes and
+# llvm-symbolizer for make test-sanitize.  pg_cron comes from
+# postgresql-NN-cron where the distribution packages it; where it does not
+# (19 in Debian today), the pg_cron tests are skipped unless pg_cron is
+# installed some other way.
 set -eu
-pkgs="gcc make pkg-config postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev
-      libssl-dev libkrb5-dev postgresql-15-cron libipc-run-perl python3 openssl"
+pgc=${GW_PG_CONFIG:-pg_config}
+v=15
+if command -v "$pgc" >/dev/null 2>&1; then
+	v=$("$pgc" --version | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
+fi
+pkgs="gcc make pkg-config postgresql-$v postgresql-server-dev-$v libcurl4-openssl-dev
+      libssl-dev libkrb5-dev libipc-run-perl python3 openssl"
+if apt-cache show "postgresql-$v-cron" >/dev/null 2>&1; then
+	pkgs="$pkgs postgresql-$v-cron"
+fi
 [ "${1:-}" = sanitize ] && pkgs="$pkgs clang-14 libclang-rt-14-dev llvm-14"
 missing=""
 for p in $pkgs; do

@@ -76,7 +76,7 @@ gw_stop_all() {
 # serves DBNAME, create DBNAME; everything stops when the script exits
 gw_up() {
 	cd "$GW_ROOT"
-	make -s install >/dev/null
+	make -s install PG_CONFIG="$GW_PG_CONFIG" >/dev/null
 	gw_workdir
 	trap gw_stop_all EXIT
 	gw_start_mock

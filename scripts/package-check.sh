@@ -1,5 +1,6 @@
 #!/bin/bash
-# make package-check: the Debian package as a DBA gets it.  In a copy of
+# make package-check: the Debian package as a DBA gets it, for the host's
+# PostgreSQL and then for each other supported version in its chroot.  In a copy of
 # the committed tree (git archive HEAD: untracked files never enter the
 # package, and neither do uncommitted changes), build the package with
 # dpkg-buildpackage -us -uc -b, run lintian (errors fail), install it with
@@ -11,11 +12,17 @@
 #   GW_PACKAGE_UNCOMMITTED=1  package the working tree's tracked files as
 #                             they are (git stash create) instead of HEAD
 #   TAP_TESTS                 TAP files for the installed-package test
-#                             (default: all of test/t)
+#                             (default: cancel, pg_cron, the update from 1.0
+#                             and search_path: the whole suite runs on the
+#                             build of the same tree, make test and make
+#                             test-versions; "test/t/*.pl" for all of it)
 #   GW_PACKAGE_KEEP=1         leave the package installed afterwards (by
 #                             default it is removed again unless it was
 #                             installed before)
 #   GW_PACKAGE_OUT=DIR        copy the built .deb files there
+#   GW_PACKAGE_VERSIONS       the other versions to check, each in its
+#                             chroot (scripts/chroot.sh; default "17 18 19";
+#                             "" for the host's alone)
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -23,6 +30,7 @@ export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
 
 pass=0
 fail=0
+PKG_TAP=${TAP_TESTS:-test/t/001_cancel.pl test/t/006_cron_tracking.pl test/t/009_upgrade.pl test/t/013_search_path.pl}
 failed_names=()
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
 nok() { fail=$((fail + 1)); failed_names+=("$1"); echo "not ok - $1"; }
@@ -58,6 +66,14 @@ mkdir "$SRC"
 git archive "$ref" | tar -x -C "$SRC" || { nok "git archive $ref"; finish; }
 echo "source: $(git rev-parse --short "$ref") in $SRC"
 
+# The PostgreSQL of the pg_config in PATH: the package is built for it alone
+# (PG_SUPPORTED_VERSIONS), its debian/control written for it from
+# debian/control.in (PG_UPDATECONTROL: the committed one names 15, Debian
+# 12's), pg_cron installed for the tests where the distribution has it.
+pgv=$(pg_config --version | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
+export PG_SUPPORTED_VERSIONS=$pgv PG_UPDATECONTROL=yes
+echo "PostgreSQL $pgv ($(. /etc/os-release && echo "$PRETTY_NAME"))"
+
 # ---- dependencies: the declared build-dependencies, lintian, the test's
 # Depends (debian/tests/control, less "@": the package itself)
 phase "dependencies"
@@ -69,7 +85,9 @@ missing_pkgs() {
 }
 test_deps=$(awk '/^Depends:/ {on = 1; sub(/^Depends:/, "")} /^[A-Za-z-]+:/ && !/^Depends:/ {on = 0}
 	on {gsub(/[,@]/, " "); print}' "$SRC/debian/tests/control" | xargs)
-need=$(missing_pkgs dpkg-dev build-essential lintian $test_deps | xargs)
+cron=""
+apt-cache show "postgresql-$pgv-cron" >/dev/null 2>&1 && cron="postgresql-$pgv-cron"
+need=$(missing_pkgs dpkg-dev build-essential lintian $test_deps $cron | xargs)
 if ! (cd "$SRC" && dpkg-checkbuilddeps >/dev/null 2>&1) || [ -n "$need" ]; then
 	echo "installing: build-dependencies of debian/control${need:+ and $need}"
 	apt-get update -qq >/dev/null 2>&1
@@ -140,7 +158,7 @@ done
 
 # ---- the suite against the installed package
 phase "debian/tests/installcheck"
-(cd "$SRC" && TAP_TESTS="${TAP_TESTS:-}" debian/tests/installcheck) 2>&1 | tee "$WORK/installcheck.out"
+(cd "$SRC" && TAP_TESTS="$PKG_TAP" debian/tests/installcheck) 2>&1 | tee "$WORK/installcheck.out"
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$WORK/installcheck.out" | tail -1)
 if [ -n "$line" ]; then
 	i_pass=${line%% passed*}
@@ -200,6 +218,30 @@ if [ -z "${GW_PACKAGE_KEEP:-}" ]; then
 			echo "removed $pkg again (it was not installed before); its files are gone: make install or install the package to get gwresize back"
 	done
 fi
+# ---- the same for every other supported version, in its chroot (Debian's
+# own packages of that version: scripts/chroot.sh), its installed-package
+# test on a part of the suite: the whole suite ran on the build there
+# (make test-versions)
+if [ -z "${GW_PACKAGE_IN_CHROOT:-}" ]; then
+	for v in ${GW_PACKAGE_VERSIONS-17 18 19}; do
+		[ "$v" = "$pgv" ] && continue
+		phase "PostgreSQL $v: make package-check in its chroot"
+		GW_PACKAGE_IN_CHROOT=1 TAP_TESTS="$PKG_TAP" \
+			scripts/chroot.sh run "$v" --head -- scripts/package-check.sh >"$WORK/chroot-$v.log" 2>&1
+		last=$(tail -n 1 "$WORK/chroot-$v.log")
+		grep -E '^(ok|not ok) - |^PostgreSQL [0-9]+ \(' "$WORK/chroot-$v.log" | sed "s/^/  $v: /"
+		if [[ "$last" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+			pass=$((pass + BASH_REMATCH[1]))
+			fail=$((fail + BASH_REMATCH[2]))
+			echo "PostgreSQL $v: $last"
+			[ "${BASH_REMATCH[2]}" != 0 ] && { failed_names+=("package-$v"); tail -40 "$WORK/chroot-$v.log"; }
+		else
+			tail -40 "$WORK/chroot-$v.log"
+			nok "PostgreSQL $v: package-check in its chroot ended without its summary"
+		fi
+	done
+fi
+
 [ "$fail" = 0 ] && rm -rf "$WORK"
 [ "$fail" != 0 ] && echo "logs: $WORK"
 finish

@@ -35,6 +35,7 @@
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -66,6 +67,7 @@ static int	nqueued = 0;
 static int	queued_alloc = 0;
 static bool xact_cb_registered = false;
 static bool wake_at_commit = false; /* gw_adopt(): the worker looks again */
+static bool recheck_after_commit = false;	/* ... once committed */
 
 /* the slot this backend waits on, for the exit callback */
 static int	my_slot = -1;
@@ -74,6 +76,15 @@ static bool exit_cb_registered = false;
 
 /* ---- the transactional outbox ---- */
 
+/*
+ * The worker is woken once the transaction's commit is complete: its rows
+ * visible (the queue) and its invalidations sent (CREATE, ALTER or DROP
+ * EXTENSION, gw_adopt()), which transaction callbacks run before.  So the
+ * commit sets wake_after_commit, and a resource-release callback of the
+ * top transaction, after its locks (after AtEOXact_Inval), wakes.
+ */
+static bool wake_after_commit = false;
+
 static void
 gw_xact_callback(XactEvent event, void *arg)
 {
@@ -81,13 +92,9 @@ gw_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			if (nqueued > 0 || wake_at_commit)
-			{
-				if (wake_at_commit && gw_shared)
-					pg_atomic_fetch_add_u32(&gw_shared->recheck_generation, 1);
-				gw_wake_worker();	/* the queued rows are visible now */
-			}
-			/* FALLTHROUGH */
+			wake_after_commit = nqueued > 0 || wake_at_commit;
+			recheck_after_commit = wake_at_commit;
+			pg_fallthrough;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			queued = NULL;		/* freed with TopTransactionContext */
@@ -101,11 +108,27 @@ gw_xact_callback(XactEvent event, void *arg)
 }
 
 static void
+gw_release_callback(ResourceReleasePhase phase, bool isCommit,
+					bool isTopLevel, void *arg)
+{
+	if (phase != RESOURCE_RELEASE_AFTER_LOCKS || !isTopLevel || !wake_after_commit)
+		return;
+	wake_after_commit = false;
+	if (!isCommit)
+		return;
+	if (recheck_after_commit && gw_shared)
+		pg_atomic_fetch_add_u32(&gw_shared->recheck_generation, 1);
+	recheck_after_commit = false;
+	gw_wake_worker();			/* the queued rows and the catalog are current */
+}
+
+static void
 remember_xact_callback(void)
 {
 	if (!xact_cb_registered)
 	{
 		RegisterXactCallback(gw_xact_callback, NULL);
+		RegisterResourceReleaseCallback(gw_release_callback, NULL);
 		xact_cb_registered = true;
 	}
 }
@@ -199,7 +222,7 @@ submit_and_wait(const GwCall *call)
 			slot = &gw_shared->slots[i];
 			memcpy(&slot->call, call, sizeof(GwCall));
 			slot->abandoned = false;
-			slot->caller_procno = MyProc->pgprocno;
+			slot->caller_procno = GW_MY_PROCNO;
 			slot->ticket = gw_shared->next_ticket++;
 			slot->audit_id = 0;
 			slot->sqlerrcode = 0;
@@ -244,7 +267,7 @@ submit_and_wait(const GwCall *call)
 
 			(void) WaitLatch(MyLatch,
 							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 1000L, PG_WAIT_EXTENSION);
+							 1000L, GW_WAIT_CALL);
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
 		}
@@ -584,7 +607,7 @@ gw_wait(PG_FUNCTION_ARGS)
 		else
 			sleep_ms = 50;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(sleep_ms, 50L), PG_WAIT_EXTENSION);
+						 Min(sleep_ms, 50L), GW_WAIT_CALL);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}

@@ -28,7 +28,7 @@
 
 #include "gwresize.h"
 
-PG_MODULE_MAGIC;
+GW_MODULE_MAGIC;
 
 void		_PG_init(void);
 
@@ -43,6 +43,25 @@ GwShared   *gw_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+#if PG_VERSION_NUM >= 170000
+/*
+ * gw_wait_event
+ *		The wait event of one of our names (compat.h), registered once per
+ *		process: WaitEventExtensionNew looks it up in shared memory.
+ */
+uint32
+gw_wait_event(const char *name)
+{
+	static uint32 call = 0;
+	static uint32 worker = 0;
+	uint32	   *cached = strcmp(name, "GwresizeCall") == 0 ? &call : &worker;
+
+	if (*cached == 0)
+		*cached = WaitEventExtensionNew(name);
+	return *cached;
+}
+#endif
 
 static Size
 gw_shmem_size(void)

@@ -42,6 +42,7 @@
 #include "utils/snapshot.h"
 
 #include "sign.h"
+#include "compat.h"
 
 #define GW_SQL_VERSION		"1.3"	/* the extension version this library needs */
 

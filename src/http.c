@@ -180,7 +180,7 @@ gw_http_init(void)
 	gw_http_apply_settings();
 	on_proc_exit(gw_http_cleanup, (Datum) 0);
 
-	wait_set = CreateWaitEventSet(TopMemoryContext, 3);
+	wait_set = gw_wait_event_set_new(3);
 	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wait_set, WL_SOCKET_READABLE, epfd, NULL, NULL);
@@ -536,7 +536,7 @@ gw_http_wait_and_dispatch(long timeout_ms)
 	}
 
 	nevents = WaitEventSetWait(wait_set, timeout_ms, events, lengthof(events),
-							   PG_WAIT_EXTENSION);
+							   GW_WAIT_WORKER);
 	for (i = 0; i < nevents; i++)
 		if (events[i].events & WL_SOCKET_READABLE)
 			sockets_ready = true;

@@ -473,7 +473,7 @@ check_usable(GwServer *s, ForeignServer *fs, GwProvider provider, Oid userid)
 				 errhint("%s needs a server with provider '%s'.",
 						 gw_provider(provider)->resize_function,
 						 gw_provider_name(provider))));
-	aclresult = pg_foreign_server_aclcheck(fs->serverid, userid, ACL_USAGE);
+	aclresult = gw_server_aclcheck(fs->serverid, userid, ACL_USAGE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, fs->servername);
 	if ((strncmp(s->endpoint, "http://", 7) == 0 ||
@@ -528,7 +528,7 @@ gw_lookup_server(const char *name, GwProvider provider, Oid userid)
 				continue;
 			cand = gw_get_server(srv->oid);
 			if (cand->provider != provider ||
-				pg_foreign_server_aclcheck(srv->oid, userid, ACL_USAGE) != ACLCHECK_OK)
+				gw_server_aclcheck(srv->oid, userid, ACL_USAGE) != ACLCHECK_OK)
 				continue;
 			found = srv->oid;
 			nfound++;

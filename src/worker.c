@@ -66,6 +66,9 @@ static bool reconciled = false;
 static TimestampTz last_reconcile = 0;
 static int	state_logged = -1;	/* the state last logged */
 static uint32 state_generation = 0; /* gw_adopt() count seen */
+static TimestampTz settle_at = 0;	/* a second look after a wake, or 0 */
+
+#define SETTLE_MS 250
 
 /* ---- transactions ---- */
 
@@ -160,7 +163,7 @@ worker_attach(void)
 
 	LWLockAcquire(gw_shared->lock, LW_EXCLUSIVE);
 	gw_shared->worker_pid = MyProcPid;
-	gw_shared->worker_procno = MyProc->pgprocno;
+	gw_shared->worker_procno = GW_MY_PROCNO;
 	for (i = 0; i < gw_shared->nslots; i++)
 	{
 		GwSlot	   *slot = &gw_shared->slots[i];
@@ -241,11 +244,37 @@ check_state(void)
 	GwInstallState st;
 
 	state_generation = pg_atomic_read_u32(&gw_shared->recheck_generation);
-	gw_tx_begin("gwresize: checking the installation");
-	st = gw_install_state(&recorded);
-	if (st == GW_FOREIGN && (int) st != state_logged)
-		open = gw_audit_open_rows();
-	gw_tx_commit();
+	PG_TRY();
+	{
+		gw_tx_begin("gwresize: checking the installation");
+		st = gw_install_state(&recorded);
+		if (st == GW_FOREIGN && (int) st != state_logged)
+			open = gw_audit_open_rows();
+		gw_tx_commit();
+	}
+	PG_CATCH();
+	{
+		/*
+		 * The extension changed under us (a DROP whose invalidations we
+		 * had not seen yet): nothing to serve until the next look, soon
+		 */
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(TopMemoryContext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		ereport(LOG,
+				(errmsg("gwresize: could not read the installation in database \"%s\": %s; the worker looks again",
+						gw_database_name, edata->message)));
+		FreeErrorData(edata);
+		state = GW_NOT_INSTALLED;
+		state_logged = -1;
+		settle_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SETTLE_MS);
+		return;
+	}
+	PG_END_TRY();
 
 	if ((int) st != state_logged)
 	{
@@ -272,9 +301,8 @@ check_state(void)
 						 errhint("The extension owner runs SELECT gw_adopt() to have the worker act on them, or cancels them with gw_cancel().")));
 				break;
 			case GW_READY:
-				if (state_logged >= 0)
-					ereport(LOG,
-							(errmsg("gwresize: serving database \"%s\"", gw_database_name)));
+				ereport(LOG,
+						(errmsg("gwresize: serving database \"%s\"", gw_database_name)));
 				break;
 		}
 		state_logged = (int) st;
@@ -354,7 +382,7 @@ wait_for_database(void)
 			gw_shared->nodb_logged_at = now;
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10 * 1000L, PG_WAIT_EXTENSION);
+						 10 * 1000L, GW_WAIT_WORKER);
 		ResetLatch(MyLatch);
 	}
 }
@@ -401,6 +429,12 @@ gw_worker_main(Datum main_arg)
 
 		MemoryContextSwitchTo(loopcxt);
 		MemoryContextReset(loopcxt);
+
+		/*
+		 * Whoever wakes us changes shared state first (a slot, a row, the
+		 * recheck generation) and sets the latch after: what is read once
+		 * the latch is reset is never older than the wake.
+		 */
 		woken = MyLatch->is_set;
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
@@ -415,18 +449,31 @@ gw_worker_main(Datum main_arg)
 		 * Whether there is anything to serve: at start, on every wake while
 		 * not, after gw_adopt(), and now and then.
 		 */
-		if (gw_last_check == 0 || (state != GW_READY ? woken :
-								(pg_atomic_read_u32(&gw_shared->recheck_generation) != state_generation ||
-								 TimestampDifferenceExceeds(gw_last_check, GetCurrentTimestamp(), IDLE_WAKE_MS))))
+		if (gw_last_check == 0 || (state != GW_READY && woken) ||
+			pg_atomic_read_u32(&gw_shared->recheck_generation) != state_generation ||
+			(settle_at != 0 && GetCurrentTimestamp() >= settle_at) ||
+			(state == GW_READY &&
+			 TimestampDifferenceExceeds(gw_last_check, GetCurrentTimestamp(), IDLE_WAKE_MS)))
 		{
+			bool		again = settle_at == 0 && gw_last_check != 0;
+
+			/*
+			 * Commits wake us once their invalidations are out (entry.c),
+			 * but a look that races a commit, or fails (check_state then
+			 * sets settle_at itself), is repeated shortly: still nothing to
+			 * serve after a wake means one more look.
+			 */
+			settle_at = 0;
 			check_state();
 			gw_last_check = GetCurrentTimestamp();
+			if (settle_at == 0 && again && state != GW_READY)
+				settle_at = TimestampTzPlusMilliseconds(gw_last_check, SETTLE_MS);
 		}
 		if (state != GW_READY)
 		{
 			/* nothing to serve: sleep until a call, a commit or a reload */
 			gw_refuse_waiting_calls();
-			gw_http_wait_and_dispatch(NOT_READY_WAKE_MS);
+			gw_http_wait_and_dispatch(settle_at != 0 ? SETTLE_MS : NOT_READY_WAKE_MS);
 			gw_write_outcomes();
 			continue;
 		}

@@ -45,7 +45,12 @@ typedef enum BenchHwAuth
 extern double bench_now_ms(void);
 extern int64 bench_wall_us(void);
 extern BenchDist bench_dist(double *v, int n);
+/* noreturn: a prefix from PostgreSQL 18 (pg_noreturn), a suffix before */
+#ifdef pg_noreturn
+extern pg_noreturn void bench_fail(const char *fmt,...) pg_attribute_printf(1, 2);
+#else
 extern void bench_fail(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
+#endif
 extern PGresult *bench_query(PGconn *conn, const char *sql);
 extern void bench_exec(PGconn *conn, const char *sql);
 extern long long bench_query_int(PGconn *conn, const char *sql);

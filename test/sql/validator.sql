@@ -133,11 +133,12 @@ SELECT request->>'url' AS url
 SELECT try($$SELECT gw_modify_spec('i1', 'api.s1.small', server => 'nosuch')$$);
 SELECT try($$SELECT gw_modify_spec('i1', 'api.s1.small', server => 'hw_default')$$);
 
--- the extension's objects
+-- the extension's objects (from 17, the row types of its tables and views
+-- are members too: they come with their relations)
 SELECT pg_describe_object(classid, objid, objsubid) AS object
   FROM pg_depend
  WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'gwresize')
-   AND deptype = 'e'
+   AND deptype = 'e' AND classid <> 'pg_type'::regclass
  ORDER BY 1;
 SELECT relname, pg_catalog.obj_description(c.oid, 'pg_class') IS NOT NULL AS commented
   FROM pg_class c JOIN pg_extension e ON c.relnamespace = e.extnamespace

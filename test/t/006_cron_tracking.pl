@@ -9,6 +9,13 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use GwTest;
 
+# pg_cron as the distribution packages it (postgresql-NN-cron): Debian has
+# none for some versions (19 today), and then there is nothing to test
+my $pkglibdir = `pg_config --pkglibdir`;
+chomp $pkglibdir;
+plan skip_all => "pg_cron is not installed for this PostgreSQL ($pkglibdir/pg_cron.so)"
+  unless -f "$pkglibdir/pg_cron.so";
+
 my $mock = start_mock();
 mock_call($mock, 'POST', 'config', { default_resize_delay_ms => 8000 });
 # the later shared_preload_libraries line wins over new_gw_node's

@@ -68,6 +68,8 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER ali
 # ---- preloaded, extension absent; then created, dropped, created again
 my $node = new_gw_node('primary', $mock, "log_min_messages = info\n", allows_streaming => 1);
 my $waits = qr/is not installed in database "postgres"; the worker waits for CREATE EXTENSION/;
+# the worker has seen the extension (new_gw_node creates it) before it goes
+ok($node->wait_for_log(qr/gwresize: serving database "postgres"/), 'the worker serves the database');
 my $said = count_log($node, $waits);
 $node->safe_psql('postgres', 'DROP EXTENSION gwresize');
 my $pid = worker_pid($node);

@@ -1,0 +1,94 @@
+#!/bin/bash
+# make test-versions: the whole suite (make test: vectors, mock, pg_regress,
+# isolation, TAP) against every PostgreSQL version gwresize supports: the
+# host's own (15 on Debian 12) here, 17, 18 and 19 each in a chroot of the
+# Debian suite that packages it (scripts/chroot.sh: set up on first use,
+# cached after).  As root.
+#
+#   GW_VERSIONS      the versions (default "15 17 18 19")
+#   GW_VERSION_JOBS  how many run at once (default 2): a suite spends most
+#                    of its time waiting (timeouts, polls, restarts), not
+#                    computing; they share one network, and reserve their
+#                    ports in one directory (PG_TEST_PORT_DIR)
+#
+# Prints, as each version ends, "PostgreSQL NN: N passed, N failed (setup
+# S s, suite T s)", with the failing stages and the end of its log when it
+# failed; the last line is the sum: "N passed, N failed".  The logs stay in
+# a directory under /tmp when something failed.
+set -u
+cd "$(dirname "$0")/.."
+VERSIONS=${GW_VERSIONS:-"15 17 18 19"}
+JOBS=${GW_VERSION_JOBS:-2}
+OUT=$(mktemp -d /tmp/gwresize-versions.XXXXXX)
+export PG_TEST_PORT_DIR=${GW_CHROOT_CACHE:-/var/cache/gwresize/chroot}/portlock
+mkdir -p -m 1777 "$PG_TEST_PORT_DIR"
+chmod 1777 "$PG_TEST_PORT_DIR"
+
+host=$(pg_config --version 2>/dev/null | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
+
+# one NN: its suite into $OUT/NN.log, "passed failed setup_s suite_s" into $OUT/NN.sum
+one() {
+	local v=$1 log="$OUT/$1.log" t0=$SECONDS t1 last
+	if [ "$v" = "$host" ]; then
+		t1=$SECONDS
+		make -s test PG_CONFIG="$(pg_config --bindir)/pg_config" >"$log" 2>&1
+	else
+		scripts/chroot.sh setup "$v" >"$log" 2>&1 || echo "0 passed, 1 failed" >>"$log"
+		t1=$SECONDS
+		if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$log"; then
+			scripts/chroot.sh run "$v" -- make -s test \
+				PG_CONFIG="/usr/lib/postgresql/$v/bin/pg_config" >>"$log" 2>&1
+		fi
+	fi
+	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+	if [[ "$last" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]} $((t1 - t0)) $((SECONDS - t1))" >"$OUT/$v.sum"
+	else
+		echo "0 1 $((t1 - t0)) $((SECONDS - t1))" >"$OUT/$v.sum"
+	fi
+}
+
+report() {
+	local v=$1 p f s t
+	read -r p f s t <"$OUT/$v.sum"
+	echo "PostgreSQL $v: $p passed, $f failed (setup $s s, suite $t s)"
+	if [ "$f" != 0 ]; then
+		grep -E '^failing:' "$OUT/$v.log" | sed "s/^/  $v /"
+		tail -n 60 "$OUT/$v.log" | sed "s/^/  $v| /"
+	fi
+}
+
+declare -A running=()
+T0=$SECONDS
+for v in $VERSIONS; do
+	while [ ${#running[@]} -ge "$JOBS" ]; do
+		wait -n
+		for p in "${!running[@]}"; do
+			kill -0 "$p" 2>/dev/null && continue
+			report "${running[$p]}"
+			unset "running[$p]"
+		done
+	done
+	one "$v" &
+	running[$!]=$v
+done
+while [ ${#running[@]} -gt 0 ]; do
+	wait -n
+	for p in "${!running[@]}"; do
+		kill -0 "$p" 2>/dev/null && continue
+		report "${running[$p]}"
+		unset "running[$p]"
+	done
+done
+
+pass=0
+fail=0
+for v in $VERSIONS; do
+	read -r p f _ _ <"$OUT/$v.sum"
+	pass=$((pass + p))
+	fail=$((fail + f))
+done
+echo "all versions ($VERSIONS) in $((SECONDS - T0)) s"
+[ "$fail" = 0 ] && rm -rf "$OUT" || echo "logs: $OUT"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
