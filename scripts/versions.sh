@@ -58,28 +58,24 @@ report() {
 	fi
 }
 
+# reap: wait for one version to end, report each that has
 declare -A running=()
-T0=$SECONDS
-for v in $VERSIONS; do
-	while [ ${#running[@]} -ge "$JOBS" ]; do
-		wait -n
-		for p in "${!running[@]}"; do
-			kill -0 "$p" 2>/dev/null && continue
-			report "${running[$p]}"
-			unset "running[$p]"
-		done
-	done
-	one "$v" &
-	running[$!]=$v
-done
-while [ ${#running[@]} -gt 0 ]; do
+reap() {
+	local p
 	wait -n
 	for p in "${!running[@]}"; do
 		kill -0 "$p" 2>/dev/null && continue
 		report "${running[$p]}"
 		unset "running[$p]"
 	done
+}
+T0=$SECONDS
+for v in $VERSIONS; do
+	while [ ${#running[@]} -ge "$JOBS" ]; do reap; done
+	one "$v" &
+	running[$!]=$v
 done
+while [ ${#running[@]} -gt 0 ]; do reap; done
 
 pass=0
 fail=0

@@ -34,6 +34,9 @@ ok( $node->poll_query_until(
 		'postgres',
 		"SELECT wait_event_type = 'Extension' FROM pg_stat_activity WHERE pid = $pid"),
 	'the waiting caller shows an Extension wait event in pg_stat_activity');
+# cancelled once the worker has it (a call not recorded yet is dropped)
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM gw_audit WHERE instance_id = 'inst-c1' AND status = 'sending'");
 my $t0 = $node->safe_psql('postgres',
 	"SELECT pg_cancel_backend($pid)::text || ':' || extract(epoch FROM clock_timestamp())");
 $t0 =~ s/^true://;
@@ -84,6 +87,8 @@ SELECT gw_modify_spec('inst-c3', 'api.s1.medium');
 });
 $node->poll_query_until('postgres',
 	"SELECT wait_event_type = 'Extension' FROM pg_stat_activity WHERE pid = $pid");
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM gw_audit WHERE instance_id = 'inst-c3' AND status = 'sending'");
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
 eval { $bg->quit };
 ok($node->poll_query_until('postgres',

@@ -21,15 +21,7 @@ my $ep = "https://127.0.0.1:$mock->{https}";
 my $role = 'acs:ram::1234567890123456:role/gwresize-resizer';
 my $ext_role = 'acs:ram::1234567890123456:role/gwresize-external';
 
-sub set_metadata
-{
-	my ($ali, $hw) = @_;
-	$node->safe_psql('postgres',
-		"ALTER SYSTEM SET gwresize.aliyun_metadata_url = '$ali'; "
-		  . "ALTER SYSTEM SET gwresize.huawei_metadata_url = '$hw'");
-	$node->reload;
-	usleep(300_000);
-}
+sub set_metadata { metadata_urls($node, @_) }
 set_metadata($ep, $ep);
 
 # no tracking polls: what a test counts is its own calls

@@ -19,10 +19,7 @@ my $mock = start_mock();
 my $node = new_gw_node('masking', $mock, "log_statement = 'none'\n");
 my $ep = "https://127.0.0.1:$mock->{https}";
 my $role = 'acs:ram::1234567890123456:role/gwresize-external';
-$node->safe_psql('postgres',
-	"ALTER SYSTEM SET gwresize.aliyun_metadata_url = '$ep'; "
-	  . "ALTER SYSTEM SET gwresize.huawei_metadata_url = '$ep'");
-$node->reload;
+metadata_urls($node, $ep, $ep);
 
 my @static = (
 	'echo/Secret+Key=01', 'echo+Token/With=Chars/0123456789abcdef',

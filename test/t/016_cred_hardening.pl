@@ -20,10 +20,7 @@ my $ep = "https://localhost:$mock->{https}";
 my $meta_https = "https://127.0.0.1:$mock->{https}";
 my $meta_http = "http://127.0.0.1:$mock->{http}";
 my $role = 'acs:ram::1234567890123456:role/gwresize-resizer';
-$node->safe_psql('postgres',
-	"ALTER SYSTEM SET gwresize.aliyun_metadata_url = '$meta_https'; "
-	  . "ALTER SYSTEM SET gwresize.huawei_metadata_url = '$meta_http'");
-$node->reload;
+metadata_urls($node, $meta_https, $meta_http);
 $node->safe_psql('postgres', qq{
 CREATE SERVER ali_role FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', sts_endpoint '$ep', poll_interval_ms '3600000');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali_role OPTIONS (ram_role_name 'gwresize-ecs-role', role_arn '$role');

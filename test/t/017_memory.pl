@@ -16,10 +16,7 @@ my $mock = start_mock();
 my $node = new_gw_node('memory', $mock, "log_statement = 'none'\n");
 my $ep = "https://127.0.0.1:$mock->{https}";
 my $role = 'acs:ram::1234567890123456:role/gwresize-resizer';
-$node->safe_psql('postgres',
-	"ALTER SYSTEM SET gwresize.aliyun_metadata_url = '$ep'; "
-	  . "ALTER SYSTEM SET gwresize.huawei_metadata_url = '$ep'");
-$node->reload;
+metadata_urls($node, $ep, $ep);
 $node->safe_psql('postgres', qq{
 CREATE SERVER ali FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyun', region 'cn-hangzhou', endpoint '$ep', sts_endpoint '$ep', read_before_resize 'false', poll_interval_ms '3600000');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali OPTIONS (ram_role_name 'gwresize-ecs-role', role_arn '$role');

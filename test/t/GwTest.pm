@@ -13,7 +13,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(start_mock mock_call mock_count new_gw_node gw_servers kill_host);
+our @EXPORT = qw(start_mock mock_call mock_count new_gw_node gw_servers kill_host metadata_urls);
 
 my $root = $ENV{GW_ROOT} or die "GW_ROOT is not set";
 my @mocks;
@@ -91,6 +91,18 @@ gwresize.ca_file = '$mock->{ca}'
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION gwresize');
 	return $node;
+}
+
+# metadata_urls(NODE, ALIYUN, HUAWEI): the metadata services' base URLs,
+# set and in effect (a superuser setting, so ALTER SYSTEM and a reload)
+sub metadata_urls
+{
+	my ($node, $ali, $hw) = @_;
+	$node->safe_psql('postgres',
+		"ALTER SYSTEM SET gwresize.aliyun_metadata_url = '$ali'; "
+		  . "ALTER SYSTEM SET gwresize.huawei_metadata_url = '$hw'");
+	$node->reload;
+	usleep(300_000);
 }
 
 # gw_servers(NODE, MOCK, OPTIONS): servers "ali" and "hw" on the mock's
