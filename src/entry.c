@@ -77,11 +77,13 @@ static bool exit_cb_registered = false;
 /* ---- the transactional outbox ---- */
 
 /*
- * The worker is woken once the transaction's commit is complete: its rows
- * visible (the queue) and its invalidations sent (CREATE, ALTER or DROP
- * EXTENSION, gw_adopt()), which transaction callbacks run before.  So the
- * commit sets wake_after_commit, and a resource-release callback of the
- * top transaction, after its locks (after AtEOXact_Inval), wakes.
+ * The worker is woken when what it must see is visible.  Queued rows are
+ * once the commit's transaction callbacks run: it is woken there.  A
+ * change of the extension (CREATE, ALTER or DROP EXTENSION, gw_adopt())
+ * must also reach its caches, and the commit sends its invalidations after
+ * those callbacks: so the commit sets wake_after_commit, and a
+ * resource-release callback of the top transaction, after its locks (after
+ * AtEOXact_Inval), wakes.
  */
 static bool wake_after_commit = false;
 
@@ -92,7 +94,9 @@ gw_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			wake_after_commit = nqueued > 0 || wake_at_commit;
+			if (nqueued > 0)
+				gw_wake_worker();	/* the queued rows are visible now */
+			wake_after_commit = wake_at_commit;
 			recheck_after_commit = wake_at_commit;
 			pg_fallthrough;
 		case XACT_EVENT_ABORT:
@@ -119,7 +123,7 @@ gw_release_callback(ResourceReleasePhase phase, bool isCommit,
 	if (recheck_after_commit && gw_shared)
 		pg_atomic_fetch_add_u32(&gw_shared->recheck_generation, 1);
 	recheck_after_commit = false;
-	gw_wake_worker();			/* the queued rows and the catalog are current */
+	gw_wake_worker();			/* the catalog is current */
 }
 
 static void

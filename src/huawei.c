@@ -106,6 +106,7 @@ authenticate(GwHttpRequest *req, const GwCreds *creds, const char *host,
 		gw_sdk_authorization(&auth, creds->access_key, creds->secret, date,
 							 cr.data, sh.data);
 		explicit_bzero(cr.data, cr.len);
+		pfree(cr.data);
 		if (project_id)
 			gw_add_header(req, "X-Project-Id", project_id, false);
 		gw_add_header(req, "X-Sdk-Date", date, false);

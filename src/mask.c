@@ -275,10 +275,14 @@ gw_mask_outcome(const GwMask *m, GwOutcome *out)
 	out->instance_spec = gw_mask_text(m, out->instance_spec, -1);
 	if (response && m && m->n > 0)
 	{
-		Jsonb	   *jb = gw_json_parse(response, strlen(response));
+		/* JSON text without an escape decodes to what it says */
+		if (strchr(response, '\\') != NULL)
+		{
+			Jsonb	   *jb = gw_json_parse(response, strlen(response));
 
-		if (jb)
-			response = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+			if (jb)
+				response = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+		}
 		out->response_json = gw_mask_text(m, response, -1);
 	}
 	return out->response_json != response;

@@ -216,7 +216,7 @@ gw_acs_rpc_string_to_sign(StringInfo out, const char *method,
 
 	initStringInfo(&cq);
 	enlargeStringInfo(&cq, room);
-	enlargeStringInfo(out, 3 * room);
+	enlargeStringInfo(out, room);
 	gw_canonical_query(&cq, params, n);
 	appendStringInfoString(out, method);
 	appendStringInfoString(out, "&%2F&");
