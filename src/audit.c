@@ -148,8 +148,7 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 									 " CASE WHEN $7 = 'sending' THEN pg_catalog.clock_timestamp() END,"
 									 " CASE WHEN $7 = 'sending' THEN 1 ELSE 0 END)"
 									 " ON CONFLICT (provider, instance_id)"
-									 " WHERE status IN ('queued', 'sending', 'unknown')"
-									 "  OR (status = 'accepted' AND finished_at IS NULL) DO NOTHING"
+									 " WHERE " GW_OPEN_ROW " DO NOTHING"
 									 " RETURNING id",
 									 10, types),
 						  values, nulls, false, 1);
@@ -163,8 +162,7 @@ gw_audit_insert(const GwCall *call, GwServer *server, const char *status,
 	values[1] = values[2];		/* provider, instance */
 	rc = SPI_execute_plan(gw_audit_plan(STMT_FIND_OPEN,
 									 "SELECT id, status FROM %s WHERE provider = $1 AND instance_id = $2"
-									 " AND (status IN ('queued', 'sending', 'unknown')"
-									 "  OR (status = 'accepted' AND finished_at IS NULL))",
+									 " AND " GW_OPEN_ROW,
 									 2, types),
 						  values, NULL, false, 1);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
@@ -505,8 +503,7 @@ gw_audit_cancel(int64 id, Oid by_role, const char *caller, bool any_open)
 										 " next_attempt_at = NULL,"
 										 " error_message = 'cancelled in a copy of the database (before gw_adopt()) by '"
 										 "   || $3 || '; was ' || status || coalesce(': ' || error_code, '')"
-										 " WHERE id = $1 AND (status IN ('queued', 'sending', 'unknown')"
-										 "   OR (status = 'accepted' AND finished_at IS NULL))"
+										 " WHERE id = $1 AND " GW_OPEN_ROW
 										 " AND ($2 IS NULL OR requested_by_oid = $2)",
 										 3, types),
 							  values, nulls, false, 0);

@@ -41,6 +41,15 @@ typedef enum GwAuditStmt
 	NUM_STMTS
 } GwAuditStmt;
 
+/*
+ * A row that is not final: queued, sending, unknown, or accepted and still
+ * tracked.  It is also the predicate of the unique index on (provider,
+ * instance_id) that allows one open resize per instance.
+ */
+#define GW_OPEN_ROW \
+	"(status IN ('queued', 'sending', 'unknown')" \
+	" OR (status = 'accepted' AND finished_at IS NULL))"
+
 /* in audit.c */
 extern SPIPlanPtr gw_audit_plan(GwAuditStmt stmt, const char *sql, int nargs,
 								Oid *types);

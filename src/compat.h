@@ -62,9 +62,9 @@
  * PG_WAIT_EXTENSION ("Extension") before.
  */
 #if PG_VERSION_NUM >= 170000
-#define GW_WAIT_CALL	gw_wait_event("GwresizeCall")
-#define GW_WAIT_WORKER	gw_wait_event("GwresizeWorker")
-extern uint32 gw_wait_event(const char *name);
+#define GW_WAIT_CALL	gw_wait_event(0)	/* GwresizeCall */
+#define GW_WAIT_WORKER	gw_wait_event(1)	/* GwresizeWorker */
+extern uint32 gw_wait_event(int which);
 #else
 #define GW_WAIT_CALL	PG_WAIT_EXTENSION
 #define GW_WAIT_WORKER	PG_WAIT_EXTENSION

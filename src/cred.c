@@ -213,12 +213,11 @@ forget_idle(TimestampTz now)
 	}
 }
 
-/* the job's entry: one per server, role and fingerprint */
+/* the job's entry, used now: one per server, role and fingerprint */
 static GwCredEntry *
-entry_for(GwJob *job)
+entry_for(GwJob *job, TimestampTz now)
 {
 	GwCredEntry *e = find_entry(job);
-	TimestampTz now = GetCurrentTimestamp();
 
 	if (e == NULL)
 	{
@@ -346,7 +345,7 @@ gw_cred_prepare(GwJob *job, GwCreds **signing)
 	*signing = job->creds;
 	if (!planned(job))
 		return GW_CRED_READY;
-	e = entry_for(job);
+	e = entry_for(job, now);
 	if (e->current && now < e->expires_at)
 	{
 		hold(&job->signed_with, e->current);
@@ -421,9 +420,9 @@ gw_cred_judge(GwJob *job, const GwHttpResponse *resp)
 void
 gw_cred_step_done(GwJob *job)
 {
-	GwCredEntry *e = entry_for(job);
-	char	   *request_json = job->out.request_json;
 	TimestampTz now = GetCurrentTimestamp();
+	GwCredEntry *e = entry_for(job, now);
+	char	   *request_json = job->out.request_json;
 	GwCredSet  *set;
 
 	memset(&job->out, 0, sizeof(GwOutcome));
@@ -469,10 +468,10 @@ gw_cred_step_done(GwJob *job)
 bool
 gw_cred_failed(GwJob *job)
 {
-	GwCredEntry *e = entry_for(job);
+	TimestampTz now = GetCurrentTimestamp();
+	GwCredEntry *e = entry_for(job, now);
 	const char *code = job->out.error_code ? job->out.error_code : "error";
 	const char *msg = job->out.error_message ? job->out.error_message : "no answer";
-	TimestampTz now = GetCurrentTimestamp();
 
 	e->fetching = false;
 	job->cred_fetcher = false;
@@ -537,10 +536,10 @@ gw_cred_refresh(GwJob *job)
 	if (!planned(job) || job->cred_refreshed)
 		return false;
 	job->cred_refreshed = true;
-	e = entry_for(job);
+	job->next_at = GetCurrentTimestamp();
+	e = entry_for(job, job->next_at);
 	if (e->generation == job->cred_generation && !e->fetching)
 		retire(e);
-	job->next_at = GetCurrentTimestamp();
 	return true;
 }
 

@@ -66,8 +66,9 @@ static QueuedCall *queued = NULL;	/* in TopTransactionContext */
 static int	nqueued = 0;
 static int	queued_alloc = 0;
 static bool xact_cb_registered = false;
-static bool wake_at_commit = false; /* gw_adopt(): the worker looks again */
-static bool recheck_after_commit = false;	/* ... once committed */
+static bool wake_at_commit = false; /* the installation changed: the worker
+										 * looks again ... */
+static bool wake_after_commit = false;	/* ... once the commit is out */
 
 /* the slot this backend waits on, for the exit callback */
 static int	my_slot = -1;
@@ -85,7 +86,6 @@ static bool exit_cb_registered = false;
  * resource-release callback of the top transaction, after its locks (after
  * AtEOXact_Inval), wakes.
  */
-static bool wake_after_commit = false;
 
 static void
 gw_xact_callback(XactEvent event, void *arg)
@@ -97,7 +97,6 @@ gw_xact_callback(XactEvent event, void *arg)
 			if (nqueued > 0)
 				gw_wake_worker();	/* the queued rows are visible now */
 			wake_after_commit = wake_at_commit;
-			recheck_after_commit = wake_at_commit;
 			pg_fallthrough;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -120,9 +119,8 @@ gw_release_callback(ResourceReleasePhase phase, bool isCommit,
 	wake_after_commit = false;
 	if (!isCommit)
 		return;
-	if (recheck_after_commit && gw_shared)
+	if (gw_shared)
 		pg_atomic_fetch_add_u32(&gw_shared->recheck_generation, 1);
-	recheck_after_commit = false;
 	gw_wake_worker();			/* the catalog is current */
 }
 

@@ -47,19 +47,19 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 #if PG_VERSION_NUM >= 170000
 /*
  * gw_wait_event
- *		The wait event of one of our names (compat.h), registered once per
- *		process: WaitEventExtensionNew looks it up in shared memory.
+ *		The wait event GW_WAIT_CALL or GW_WAIT_WORKER stands for (compat.h),
+ *		registered once per process: WaitEventExtensionNew looks it up in
+ *		shared memory.
  */
 uint32
-gw_wait_event(const char *name)
+gw_wait_event(int which)
 {
-	static uint32 call = 0;
-	static uint32 worker = 0;
-	uint32	   *cached = strcmp(name, "GwresizeCall") == 0 ? &call : &worker;
+	static const char *const names[] = {"GwresizeCall", "GwresizeWorker"};
+	static uint32 ids[lengthof(names)];
 
-	if (*cached == 0)
-		*cached = WaitEventExtensionNew(name);
-	return *cached;
+	if (ids[which] == 0)
+		ids[which] = WaitEventExtensionNew(names[which]);
+	return ids[which];
 }
 #endif
 

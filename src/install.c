@@ -217,8 +217,7 @@ gw_audit_open_rows(void)
 	int			rc;
 
 	rc = SPI_execute_plan(gw_audit_plan(STMT_OPEN_ROWS,
-									 "SELECT pg_catalog.count(*) FROM %s WHERE status IN ('queued', 'sending', 'unknown')"
-									 " OR (status = 'accepted' AND finished_at IS NULL)",
+									 "SELECT pg_catalog.count(*) FROM %s WHERE " GW_OPEN_ROW,
 									 0, NULL),
 						  NULL, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
@@ -259,8 +258,7 @@ gw_audit_adopt(void)
 	rc = SPI_execute_plan(gw_audit_plan(STMT_ADOPT_ROLES,
 									 "UPDATE %1$s a SET requested_by_oid ="
 									 " (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = a.requested_by)"
-									 " WHERE a.status IN ('queued', 'sending', 'unknown')"
-									 " OR (a.status = 'accepted' AND a.finished_at IS NULL)",
+									 " WHERE " GW_OPEN_ROW,
 									 0, NULL),
 						  NULL, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)

@@ -222,6 +222,9 @@ static void
 judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp)
 {
 	char	   *request_json = job->out.request_json;
+	/* credential steps and reads each count their own attempts */
+	int			attempts = op == GW_OP_CREDENTIAL ? job->cred_attempts :
+		job->aux_attempts;
 
 	if (job->out.verdict == GW_VERDICT_OK && op == GW_OP_CREDENTIAL)
 	{
@@ -261,13 +264,10 @@ judge_aux(GwJob *job, GwOp op, GwHttpResponse *resp)
 		}
 		return;
 	}
-	/* each counts its own attempts: credential steps, the read */
 	if (job->out.verdict == GW_VERDICT_RETRY && !hint_too_long(job) &&
-		(op == GW_OP_CREDENTIAL ? job->cred_attempts : job->aux_attempts) <=
-		job->server->max_retries)
+		attempts <= job->server->max_retries)
 	{
-		job_retry_later(job, op == GW_OP_CREDENTIAL ? job->cred_attempts :
-						job->aux_attempts);
+		job_retry_later(job, attempts);
 		return;
 	}
 	/* the resize was never (re)sent: say why */
@@ -528,15 +528,14 @@ transfer_done(GwTransfer *t, void *arg)
 	MemoryContext old = MemoryContextSwitchTo(job->cxt);
 	GwOp		op = job->op;
 	char	   *request_json = job->out.request_json;
-	GwMask	   *volatile mask = NULL;
 
 	job->http_status = resp->http_status;
 	job->xfer = NULL;
 	PG_TRY();
 	{
+		GwMask	   *mask = gw_cred_mask(job);
 		bool		masked;
 
-		mask = gw_cred_mask(job);
 		if (op != GW_OP_CREDENTIAL ||
 			resp->http_status < 200 || resp->http_status >= 300)
 			gw_mask_body(mask, &resp->body);
@@ -546,6 +545,7 @@ transfer_done(GwTransfer *t, void *arg)
 
 		/* nothing kept of an answer may quote a secret back */
 		masked = gw_mask_outcome(mask, &job->out);
+		pfree(mask);
 		gw_bound_outcome(&job->out, masked);
 		next_step(job, op, resp);
 	}
@@ -562,8 +562,11 @@ transfer_done(GwTransfer *t, void *arg)
 		job->out.error_code = pstrdup("InternalError");
 		job->out.error_message = gw_clean_text(edata->message, -1, GW_MESSAGE_MAX);
 		FreeErrorData(edata);
-		/* whatever failed, its message is kept: mask secrets there too */
-		job->out.error_message = gw_mask_text(mask ? mask : gw_cred_mask(job),
+		/*
+		 * whatever failed, its message is kept: mask secrets there too,
+		 * with the sets the job knows now (next_step may have retired one)
+		 */
+		job->out.error_message = gw_mask_text(gw_cred_mask(job),
 											  job->out.error_message, -1);
 		if (job->tracking)
 			job->track_status = NULL;	/* poll again later */
