@@ -210,11 +210,13 @@ gw_mask_add_creds(GwMask *m, const GwCreds *c)
  * gw_mask_text
  *		text (len bytes; -1: up to its NUL) with every secret of m masked,
  *		longest first: the same pointer when nothing was, else a new string.
- *		NULL in, NULL out.
+ *		The steps between (masked of some secrets, not yet of the others)
+ *		are zeroed and freed.  NULL in, NULL out.
  */
 char *
 gw_mask_text(const GwMask *m, char *text, int len)
 {
+	char	   *given = text;
 	int			i;
 
 	if (text == NULL || m == NULL)
@@ -227,6 +229,11 @@ gw_mask_text(const GwMask *m, char *text, int len)
 
 		if (masked)
 		{
+			if (text != given)
+			{
+				explicit_bzero(text, len);
+				pfree(text);
+			}
 			text = masked;
 			len = strlen(masked);
 		}
@@ -265,7 +272,9 @@ gw_mask_body(const GwMask *m, StringInfo body)
 bool
 gw_mask_outcome(const GwMask *m, GwOutcome *out)
 {
-	char	   *response = out->response_json;
+	char	   *given = out->response_json;
+	char	   *response = given;
+	bool		masked = false;
 
 	out->error_code = gw_mask_text(m, out->error_code, -1);
 	out->error_message = gw_mask_text(m, out->error_message, -1);
@@ -281,9 +290,20 @@ gw_mask_outcome(const GwMask *m, GwOutcome *out)
 			Jsonb	   *jb = gw_json_parse(response, strlen(response));
 
 			if (jb)
+			{
 				response = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+				explicit_bzero(jb, VARSIZE(jb));
+				pfree(jb);
+			}
 		}
 		out->response_json = gw_mask_text(m, response, -1);
+		masked = out->response_json != response;
+		if (masked && response != given)
+		{
+			/* the decoded text quoted a secret: it goes */
+			explicit_bzero(response, strlen(response));
+			pfree(response);
+		}
 	}
-	return out->response_json != response;
+	return masked;
 }
