@@ -36,7 +36,8 @@ ok( $node->poll_query_until(
 	'the waiting caller shows an Extension wait event in pg_stat_activity');
 # cancelled once the worker has it (a call not recorded yet is dropped)
 $node->poll_query_until('postgres',
-	"SELECT count(*) = 1 FROM gw_audit WHERE instance_id = 'inst-c1' AND status = 'sending'");
+	"SELECT count(*) = 1 FROM gw_audit WHERE instance_id = 'inst-c1' AND status = 'sending'")
+  or die "inst-c1 was not recorded in sending";
 my $t0 = $node->safe_psql('postgres',
 	"SELECT pg_cancel_backend($pid)::text || ':' || extract(epoch FROM clock_timestamp())");
 $t0 =~ s/^true://;
@@ -86,9 +87,11 @@ $bg->query_until(qr/started/, q{\echo started
 SELECT gw_modify_spec('inst-c3', 'api.s1.medium');
 });
 $node->poll_query_until('postgres',
-	"SELECT wait_event_type = 'Extension' FROM pg_stat_activity WHERE pid = $pid");
+	"SELECT wait_event_type = 'Extension' FROM pg_stat_activity WHERE pid = $pid")
+  or die "the caller of inst-c3 did not wait on the worker";
 $node->poll_query_until('postgres',
-	"SELECT count(*) = 1 FROM gw_audit WHERE instance_id = 'inst-c3' AND status = 'sending'");
+	"SELECT count(*) = 1 FROM gw_audit WHERE instance_id = 'inst-c3' AND status = 'sending'")
+  or die "inst-c3 was not recorded in sending";
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
 eval { $bg->quit };
 ok($node->poll_query_until('postgres',
@@ -103,7 +106,8 @@ $bg2->query_until(qr/started/, q{\echo started
 SELECT gw_modify_spec('inst-c4', 'api.s1.medium');
 });
 $node->poll_query_until('postgres',
-	"SELECT count(*) = 1 FROM gw_audit WHERE instance_id = 'inst-c4' AND status = 'sending'");
+	"SELECT count(*) = 1 FROM gw_audit WHERE instance_id = 'inst-c4' AND status = 'sending'")
+  or die "inst-c4 was not recorded in sending";
 ($ret, $stdout, $stderr) = $node->psql('postgres',
 	"\\set VERBOSITY verbose\nSELECT gw_modify_spec('inst-c4', 'api.s1.large')");
 like($stderr, qr/55006: instance "inst-c4" already has a resize in progress/,

@@ -152,21 +152,23 @@ CREATE SERVER ali_sts_bad FOREIGN DATA WRAPPER gwresize OPTIONS (provider 'aliyu
 CREATE USER MAPPING FOR CURRENT_USER SERVER ali_sts_bad OPTIONS (access_key_id 'testAccessKeyId', access_key_secret 'testAccessKeySecret', role_arn 'acs:ram::1234567890123456:role/nosuchrole');
 });
 my $err = sqlstate_of(ali('garbage-a', 'ali_role2'));
-like($err, qr/ERROR:  28000: could not obtain credentials for the resize of instance "garbage-a"/, 'metadata garbage: 28000');
-like($err, qr/the ECS RAM role "gwresize-ecs-role" \(metadata service \Q$ep\E\)/, '... naming the source');
+# errors, logs and gw_audit are matched with ok(=~), not like(): a failure
+# must not print what may hold a secret
+ok($err =~ /ERROR:  28000: could not obtain credentials for the resize of instance "garbage-a"/, 'metadata garbage: 28000');
+ok($err =~ /the ECS RAM role "gwresize-ecs-role" \(metadata service \Q$ep\E\)/, '... naming the source');
 is(mock_count($mock, instance_id => 'garbage-a'), 0, '... and nothing was sent');
 mock_call($mock, 'DELETE', 'faults');
 
 mock_call($mock, 'POST', 'faults', { provider => 'huawei_metadata', kind => 'status', status => 500, count => -1 });
 my $md0 = mock_count($mock, provider => 'huawei_metadata');
 $err = sqlstate_of(hw('down-h', 'hw_agency2'));
-like($err, qr/ERROR:  28000: could not obtain credentials.*the ECS agency/s, 'huawei metadata answering 500: 28000');
+ok($err =~ /ERROR:  28000: could not obtain credentials.*the ECS agency/s, 'huawei metadata answering 500: 28000');
 is(mock_count($mock, provider => 'huawei_metadata') - $md0, 2, '... after max_retries + 1 attempts');
 is(mock_count($mock, instance_id => 'down-h'), 0, '... nothing sent');
 mock_call($mock, 'DELETE', 'faults');
 
 $err = sqlstate_of(ali('norole-a', 'ali_sts_bad'));
-like($err, qr/ERROR:  28000: .*STS AssumeRole of "acs:ram::1234567890123456:role\/nosuchrole".*EntityNotExist\.Role/s,
+ok($err =~ /ERROR:  28000: .*STS AssumeRole of "acs:ram::1234567890123456:role\/nosuchrole".*EntityNotExist\.Role/s,
 	'a role that does not exist: 28000 with STS\'s code');
 is(mock_count($mock, instance_id => 'norole-a'), 0, '... nothing sent');
 is($node->safe_psql('postgres', "SELECT failure_class FROM gw_history WHERE instance_id = 'norole-a'"),
@@ -186,7 +188,7 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER ali_h_$kind OPTIONS (ram_role_name '
 });
 	mock_call($mock, 'POST', 'faults',
 		{ provider => 'aliyun_metadata', action => 'ram_credentials', kind => $kind, count => -1, %$extra });
-	like(sqlstate_of(ali("h-$kind", "ali_h_$kind")), qr/ERROR:  28000: could not obtain credentials/,
+	ok(sqlstate_of(ali("h-$kind", "ali_h_$kind")) =~ /ERROR:  28000: could not obtain credentials/,
 		"metadata answering $kind: 28000");
 	is(mock_count($mock, instance_id => "h-$kind"), 0, '... nothing sent');
 	mock_call($mock, 'DELETE', 'faults');
@@ -198,7 +200,7 @@ is($node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_
 set_metadata('http://127.0.0.1:1', 'http://127.0.0.1:1');
 $node->safe_psql('postgres', "ALTER USER MAPPING FOR CURRENT_USER SERVER ali_role2 OPTIONS (SET ram_role_name 'gwresize-ecs-role2')");
 $err = sqlstate_of(ali('nomd-a', 'ali_role2'));
-like($err, qr/ERROR:  28000: .*metadata service http:\/\/127\.0\.0\.1:1\).*TransportError/s, 'metadata service down: 28000');
+ok($err =~ /ERROR:  28000: .*metadata service http:\/\/127\.0\.0\.1:1\).*TransportError/s, 'metadata service down: 28000');
 is(mock_count($mock, instance_id => 'nomd-a'), 0, '... nothing sent');
 set_metadata($ep, $ep);
 
@@ -217,10 +219,10 @@ mock_call($mock, 'POST', 'faults', { provider => 'huawei_metadata', kind => 'sta
 my $fb0 = mock_count($mock, provider => 'huawei_metadata', fault => 'status');
 is($node->safe_psql('postgres', hw('fb-2', 'hw_fb')), 'accepted|', 'the refresh failed: the call went with the set still good');
 ok(mock_count($mock, provider => 'huawei_metadata', fault => 'status') > $fb0, '... after the refresh was tried');
-like(substr(slurp_file($node->logfile), $log_start), qr/could not refresh the credentials from the ECS agency/,
+ok(substr(slurp_file($node->logfile), $log_start) =~ /could not refresh the credentials from the ECS agency/,
 	'... and the log says so');
 usleep(int((10.3 - (time - $t_fb)) * 1e6)) if time - $t_fb < 10.3;
-like(sqlstate_of(hw('fb-3', 'hw_fb')), qr/ERROR:  28000: could not obtain credentials/, 'once expired: 28000');
+ok(sqlstate_of(hw('fb-3', 'hw_fb')) =~ /ERROR:  28000: could not obtain credentials/, 'once expired: 28000');
 mock_call($mock, 'DELETE', 'faults');
 mock_call($mock, 'POST', 'config', { temp_ttl_s => 3600 });
 
@@ -243,13 +245,10 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER $srv OPTIONS ($map);
 	my $seq0 = mock_call($mock, 'GET', 'stats')->{count};
 	my $t0 = time;
 	$node->safe_psql('postgres', "SELECT $fn FROM generate_series(1, 1000) i");
-	$node->poll_query_until('postgres',
-		"SELECT count(*) = 1000 FROM gw_audit WHERE server_name = '$srv' AND status NOT IN ('queued', 'sending')")
-	  or die "the drain did not end";
-	my $secs = time - $t0;
+	my ($statuses, $done) = drain_statuses($node, $srv, 1000);
+	my $secs = $done - $t0;
 	mock_call($mock, 'POST', 'config', { temp_ttl_s => 3600 });
-	is($node->safe_psql('postgres', "SELECT string_agg(DISTINCT status, ',') FROM gw_audit WHERE server_name = '$srv'"),
-		'accepted', "$srv: all 1,000 calls accepted while their credentials expired");
+	is($statuses, 'accepted', "$srv: all 1,000 calls accepted while their credentials expired");
 	my $fetches = issued()->{$source} - $b->{$source};
 	# a set lives 2 to 3 s (Alibaba's Expiration is in whole seconds) and is
 	# refreshed after 70 to 80% of it
@@ -268,7 +267,7 @@ my $secrets = mock_call($mock, 'GET', 'credentials?reveal=1')->{secrets};
 ok(@$secrets > 20, scalar(@$secrets) . ' temporary secrets and tokens issued');
 my $audit = $node->safe_psql('postgres', 'SELECT gw_audit::text FROM gw_audit');
 my $log = substr(slurp_file($node->logfile), $log_start);
-like($log, qr/credentials from the ECS RAM role/, 'the debug log tells when credentials were obtained');
+ok($log =~ /credentials from the ECS RAM role/, 'the debug log tells when credentials were obtained');
 my ($in_audit, $in_log) = (0, 0);
 for my $s (@$secrets)
 {
@@ -277,7 +276,7 @@ for my $s (@$secrets)
 }
 is($in_audit, 0, 'no temporary secret in gw_audit');
 is($in_log, 0, 'no temporary secret in the debug5 log');
-unlike($audit . $log, qr/testAccessKeySecret|hwTestSecretKey0001|testPassword!1|hw-static-token-0001/,
+ok(($audit . $log) !~ /testAccessKeySecret|hwTestSecretKey0001|testPassword!1|hw-static-token-0001/,
 	'nor the mappings\' own secrets');
 
 $node->stop;

@@ -13,7 +13,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use GwTest;
+use GwTest qw(:DEFAULT worker_pid);
 
 my $mock = start_mock();
 my $node = new_gw_node('search_path', $mock, "log_statement = 'none'\n");
@@ -150,7 +150,7 @@ round('r1');
 ALTER ROLE mallory SET search_path = public, pg_catalog});
 is($rc, 0, 'mallory puts public first for the database and for herself') or diag($err);
 # a restart of the worker: it connects again, with the database's settings
-my $pid = su(q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'gwresize worker'});
+my $pid = worker_pid($node);
 su("SELECT pg_terminate_backend($pid)");
 ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'gwresize worker' AND pid <> $pid"),

@@ -53,18 +53,19 @@ ok($node->poll_query_until('postgres',
 # bob goes; a new role of the same name comes, with a key of its own
 $node->safe_psql('postgres', q{DROP OWNED BY bob; DROP ROLE bob});
 make_bob('LTAIbenchkey', 'benchsecret');
-my $seq = mock_call($mock, 'GET', 'stats', undef)->{count};
 
 ok($node->poll_query_until('postgres',
 		"SELECT error_code = 'NotTracked' FROM gw_audit WHERE id = $id"),
 	'the tracking of the old bob\'s call ends');
-like($node->safe_psql('postgres', "SELECT error_message FROM gw_audit WHERE id = $id"),
-	qr/the role that requested the call no longer exists/, 'because its role is gone');
+# gw_audit and errors are matched with ok(=~), not like(): a failure must
+# not print what may hold a secret
+ok($node->safe_psql('postgres', "SELECT error_message FROM gw_audit WHERE id = $id")
+	  =~ /the role that requested the call no longer exists/, 'because its role is gone');
 ok($node->poll_query_until('postgres',
 		"SELECT status = 'failed' FROM gw_audit WHERE id = $id2"),
 	'the queued call of the old bob is not sent');
-like($node->safe_psql('postgres', "SELECT error_message FROM gw_audit WHERE id = $id2"),
-	qr/the role that requested the call no longer exists/, 'for the same reason');
+ok($node->safe_psql('postgres', "SELECT error_message FROM gw_audit WHERE id = $id2")
+	  =~ /the role that requested the call no longer exists/, 'for the same reason');
 is(mock_count($mock, ak => 'LTAIbenchkey'), 0, 'nothing was signed with the new bob\'s key');
 is(mock_count($mock, provider => 'aliyun', action => 'ModifyInstanceSpec', instance_id => 'oid-2'), 0,
 	'and the queued resize never left');
@@ -72,7 +73,7 @@ is(mock_count($mock, provider => 'aliyun', action => 'ModifyInstanceSpec', insta
 ($rc, my $out, $err) = as_bob("SELECT gw_cancel($id)");
 is($out, 'f', 'the new bob cannot cancel the old bob\'s row');
 ($rc, $out, $err) = as_bob("SELECT status FROM gw_wait($id, '0')");
-like($err, qr/permission denied for gw_audit row $id/, 'nor read it with gw_wait');
+ok($err =~ /permission denied for gw_audit row $id/, 'nor read it with gw_wait');
 
 # the new bob's own calls work, and are his
 ($rc, $out, $err) = as_bob(q{SELECT status FROM gw_modify_spec('oid-3', 'api.s1.medium', server => 'ali')});

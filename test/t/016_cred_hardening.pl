@@ -42,10 +42,15 @@ sub issued { mock_call($mock, 'GET', 'credentials', undef)->{issued} }
 	local $ENV{http_proxy} = "http://127.0.0.1:$mock->{http}";
 	local $ENV{https_proxy} = "http://127.0.0.1:$mock->{http}";
 	local $ENV{HTTPS_PROXY} = "http://127.0.0.1:$mock->{http}";
+	# nothing exempted by the environment: the bypass must be the extension's
+	delete local $ENV{no_proxy};
+	delete local $ENV{NO_PROXY};
 	$node->restart;
 }
-my ($rc, $out, $err) = $node->psql('postgres', ali('px-a', 'ali_role'));
-($rc, $out, $err) = $node->psql('postgres', hw('px-h', 'hw_agency'));
+# only where their requests went matters (psql in list context: what they
+# print is captured, not written to the test's output)
+() = $node->psql('postgres', ali('px-a', 'ali_role'));
+() = $node->psql('postgres', hw('px-h', 'hw_agency'));
 my $proxied = mock_call($mock, 'GET', 'requests?provider=proxied', undef);
 ok((grep { $_->{path} =~ /localhost/ } @$proxied) > 0, 'the proxy is in effect: the gateway calls went to it');
 is(scalar(grep { $_->{path} =~ /127\.0\.0\.1/ } @$proxied), 0, 'no metadata request went to it');
@@ -64,14 +69,15 @@ is($node->safe_psql('postgres', ali('aux-a', 'ali_role')), 'accepted|',
 is($node->safe_psql('postgres', hw('aux-h', 'hw_agency')), 'accepted|',
 	'huawei: after two (a session token, the agency\'s keys) with max_retries 2, likewise');
 
-# -- a synchronous call refused by the worker: the whole error
+# -- a synchronous call refused by the worker: the whole error (matched with
+#    ok(=~), not like(): a failure must not print what may hold a secret)
 is($node->safe_psql('postgres', ali('busy-1', 'ali')), 'accepted|', 'a resize is accepted');
 mock_call($mock, 'POST', 'instances', { provider => 'aliyun', instance_id => 'busy-1', status => 'MODIFYING' });
-($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . ali('busy-1', 'ali'));
-like($err, qr/ERROR:  55006: instance "busy-1" already has a resize in progress/, 'a second one is refused (55006)');
-like($err, qr/DETAIL:  gw_audit row \d+ was accepted and the provider is still applying it\./,
+my ($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n" . ali('busy-1', 'ali'));
+ok($err =~ /ERROR:  55006: instance "busy-1" already has a resize in progress/, 'a second one is refused (55006)');
+ok($err =~ /DETAIL:  gw_audit row \d+ was accepted and the provider is still applying it\./,
 	'with the DETAIL naming the open row');
-like($err, qr/HINT:  Wait for it to finish \(gw_inflight\), or end its tracking with gw_cancel\(\d+\)\./,
+ok($err =~ /HINT:  Wait for it to finish \(gw_inflight\), or end its tracking with gw_cancel\(\d+\)\./,
 	'and the HINT');
 
 # -- Huawei IAM tokens of 20 and 40 kB (PKI tokens grow with the catalog)
@@ -102,7 +108,7 @@ is($node->safe_psql('postgres', ali('late-2', 'ali_late')), 'accepted|',
 $node->poll_query_until('postgres', "SELECT status = 'failed' FROM gw_audit WHERE id = $late")
   or die "the late answer did not come";
 my $late_row = $node->safe_psql('postgres', "SELECT t::text FROM gw_audit t WHERE id = $late");
-like($late_row, qr/\*\*\*/, 'the late answer echoed the first set, masked');
+ok($late_row =~ /\*\*\*/, 'the late answer echoed the first set, masked');
 my $leaked = grep { index($late_row, $_) >= 0 }
   @{ mock_call($mock, 'GET', 'credentials?reveal=1', undef)->{secrets} };
 is($leaked, 0, 'none of the set it was signed with is in its row');
@@ -115,6 +121,7 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER ali_drain OPTIONS (ram_role_name 'gw
 });
 mock_call($mock, 'POST', 'config', { temp_ttl_s => 3 });
 my $b = issued();
+my $seq0 = mock_call($mock, 'GET', 'stats', undef)->{count};
 my $t0 = time;
 $node->safe_psql('postgres',
 	"SELECT gw_modify_spec_async('drain-' || i, 'api.s1.medium', server => 'ali_drain') FROM generate_series(1, 600) i");
@@ -124,18 +131,16 @@ foreach my $k (1, 2)
 	$node->safe_psql('postgres',
 		"ALTER USER MAPPING FOR CURRENT_USER SERVER ali_drain OPTIONS (SET role_session_name 'gw-$k')");
 }
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 600 FROM gw_audit WHERE server_name = 'ali_drain' AND status NOT IN ('queued', 'sending')")
-  or die "the drain did not end";
-my $secs = time - $t0;
+my ($statuses, $done) = drain_statuses($node, 'ali_drain', 600);
+my $secs = $done - $t0;
 mock_call($mock, 'POST', 'config', { temp_ttl_s => 3600 });
-is($node->safe_psql('postgres', "SELECT string_agg(DISTINCT status, ',') FROM gw_audit WHERE server_name = 'ali_drain'"),
-	'accepted', 'every call of the drain was accepted');
+is($statuses, 'accepted', 'every call of the drain was accepted');
 my $assumed = issued()->{sts} - $b->{sts};
 my $most = int($secs / 1.4) + 2 + 2;
 ok($assumed >= 3 && $assumed <= $most,
 	sprintf('%d sets assumed in %.1f s with 2 ALTERs (one per expiry and per ALTER: at most %d)',
 		$assumed, $secs, $most));
-is(mock_count($mock, provider => 'sts', code => 'null') >= $assumed, 1, 'none of them refused');
+is(scalar(grep { ($_->{status} // 0) >= 400 } @{ mock_call($mock, 'GET', "requests?provider=sts&since=$seq0", undef) }),
+	0, 'none of them refused');
 $node->stop;
 done_testing();

@@ -10,7 +10,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
-use GwTest;
+use GwTest qw(:DEFAULT worker_pid);
 
 my $mock = start_mock();
 my $node = new_gw_node('memory', $mock, "log_statement = 'none'\n");
@@ -45,7 +45,7 @@ is($node->safe_psql('postgres', "SELECT status FROM gw_modify_spec('mem-a9', 'ap
 is($node->safe_psql('postgres', "SELECT status FROM gw_resize('mem-h9', 'PROFESSIONAL', server => 'hw')"),
 	'accepted', 'a last huawei call, with a new set');
 
-my $pid = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'gwresize worker'");
+my $pid = worker_pid($node);
 sub worker_memory
 {
 	my $mem = '';
@@ -69,14 +69,16 @@ my $mem = worker_memory();
 SKIP:
 {
 	skip 'the worker\'s memory cannot be read here', 1 unless defined $mem && length($mem) > 0;
+	# a secret found is named by its index in @secrets, never by any of its
+	# characters
 	my @found;
-	foreach my $s (@secrets)
+	foreach my $k (0 .. $#secrets)
 	{
-		push @found, substr($s, 0, 6) . '...' if index($mem, $s) >= 0;
+		push @found, "#$k" if index($mem, $secrets[$k]) >= 0;
 	}
 	note(sprintf('%d MB of the worker\'s memory read, %d secrets looked for', length($mem) / 1048576, scalar @secrets));
 	is(scalar @found, 0, 'none of the retired secrets is in the worker\'s memory')
-	  or diag('found: ' . join(', ', @found));
+	  or diag('found: secrets ' . join(', ', @found) . ' of ' . scalar(@secrets));
 }
 $node->stop;
 done_testing();

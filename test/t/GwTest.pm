@@ -13,7 +13,10 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(start_mock mock_call mock_count new_gw_node gw_servers kill_host metadata_urls);
+our @EXPORT = qw(start_mock mock_call mock_count new_gw_node gw_servers kill_host metadata_urls
+  drain_statuses);
+# not exported by default: 002, 007, 008 and 010 have a worker_pid of their own
+our @EXPORT_OK = qw(worker_pid);
 
 my $root = $ENV{GW_ROOT} or die "GW_ROOT is not set";
 my @mocks;
@@ -47,11 +50,18 @@ sub start_mock
 	};
 }
 
-# mock_call(MOCK, METHOD, PATH, BODY): the control API; returns decoded JSON
+# mock_call(MOCK, METHOD, PATH, BODY): the control API; returns decoded JSON.
+# Never through a proxy the environment names (an explicit undef turns off
+# HTTP::Tiny's reading of all_proxy, http_proxy and https_proxy)
 sub mock_call
 {
 	my ($mock, $method, $path, $body) = @_;
-	my $res = HTTP::Tiny->new(timeout => 10)->request(
+	my $http = HTTP::Tiny->new(
+		timeout => 10,
+		proxy => undef,
+		http_proxy => undef,
+		https_proxy => undef);
+	my $res = $http->request(
 		$method,
 		"http://127.0.0.1:$mock->{http}/_mock/$path",
 		{
@@ -124,6 +134,36 @@ CREATE SERVER hw FOREIGN DATA WRAPPER gwresize
 CREATE USER MAPPING FOR CURRENT_USER SERVER hw
   OPTIONS (user_name 'testuser', password 'testPassword!1', domain_name 'testdomain');
 });
+}
+
+# worker_pid(NODE): the pid of the gwresize worker, once there is one; dies
+# if none comes.  Looked up with pg_catalog first in search_path, whatever
+# the database or its roles set
+sub worker_pid
+{
+	my ($node) = @_;
+	local $ENV{PGOPTIONS} = join(' ', grep { defined } $ENV{PGOPTIONS}, '-c search_path=pg_catalog');
+	$node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'gwresize worker'")
+	  or die "no gwresize worker on node " . $node->name;
+	return $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'gwresize worker'");
+}
+
+# drain_statuses(NODE, SERVER, N): waits until the N rows of SERVER are past
+# queued and sending (dies if they never are); returns their distinct
+# statuses, comma-separated, and in list context also the time (Time::HiRes)
+# the drain was seen over, for a test that times it
+sub drain_statuses
+{
+	my ($node, $server, $n) = @_;
+	$node->poll_query_until('postgres',
+		"SELECT count(*) = $n FROM gw_audit WHERE server_name = '$server' AND status NOT IN ('queued', 'sending')")
+	  or die "the drain of $server did not end";
+	my $done = Time::HiRes::time();
+	my $statuses = $node->safe_psql('postgres',
+		"SELECT string_agg(DISTINCT status, ',') FROM gw_audit WHERE server_name = '$server'");
+	return wantarray ? ($statuses, $done) : $statuses;
 }
 
 # the pids under PID (children, grandchildren, ...), from /proc
