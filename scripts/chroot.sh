@@ -14,6 +14,10 @@
 #                                         exits with CMD's status
 #   scripts/chroot.sh clean NN|all        unmount and remove the chroot
 #   scripts/chroot.sh status              the chroots, their size and mounts
+#   scripts/chroot.sh portlock            make sure the directory where suites
+#                                         reserve their ports exists, and
+#                                         print it (the host's suites use it
+#                                         as PG_TEST_PORT_DIR; see below)
 #
 #   NN: 17 (trixie), 18 (sid), 19 (sid, with postgresql-19* and what they
 #   need from experimental, pinned).  Each chroot has, besides a minbase
@@ -180,9 +184,14 @@ bind() {
 	mount --bind "$1" "$2" && mount --make-private "$2"
 }
 
+# portlock: the port reservations' directory, made if need be
+portlock() {
+	mkdir -p "$PORTLOCK" && chmod 1777 "$PORTLOCK" && echo "$PORTLOCK"
+}
+
 # mount_all: what a command in the chroot needs; undone by unmount_all
 mount_all() {
-	mkdir -p -m 1777 "$PORTLOCK" "$ROOT$CHROOT_PORTLOCK" && chmod 1777 "$PORTLOCK" &&
+	portlock >/dev/null && mkdir -p -m 1777 "$ROOT$CHROOT_PORTLOCK" &&
 		mount -t proc proc "$ROOT/proc" &&
 		mount -t sysfs -o ro sysfs "$ROOT/sys" &&
 		bind /dev "$ROOT/dev" &&
@@ -234,13 +243,19 @@ stamp_want() {
 	echo "pg_cron: postgresql-$PG-cron, else built from source"
 }
 
+# whether the pg_cron built from source is from GW_CHROOT_PG_CRON_SRC, when
+# that names one
+cron_src_built() {
+	[ -z "${GW_CHROOT_PG_CRON_SRC:-}" ] ||
+		grep -qF "from $GW_CHROOT_PG_CRON_SRC" "$ROOT$CRON_BUILT" 2>/dev/null
+}
+
 setup() {
 	local stamp=$ROOT/etc/gwresize-chroot.stamp want
 	want=$(stamp_want)
-	# ready: the same stamp, and a GW_CHROOT_PG_CRON_SRC that is already built
+	# ready: the same stamp, and pg_cron packaged or built from the source named
 	if [ -f "$stamp" ] && [ "$(sed '/^#/d' "$stamp")" = "$want" ] && [ -x "$ROOT$PGBIN/pg_config" ] &&
-		{ [ -z "${GW_CHROOT_PG_CRON_SRC:-}" ] || head -1 "$stamp" | grep -q "; pg_cron: postgresql-$PG-cron\$" ||
-			grep -qF "from $GW_CHROOT_PG_CRON_SRC" "$ROOT$CRON_BUILT" 2>/dev/null; }; then
+		{ head -1 "$stamp" | grep -q "; pg_cron: postgresql-$PG-cron\$" || cron_src_built; }; then
 		echo "chroot for PostgreSQL $PG ready: $ROOT ($(sed -n '1s/^# [^ ]* //p' "$stamp"))"
 		return 0
 	fi
@@ -310,10 +325,7 @@ setup() {
 	# else the build from source made earlier, unless another source is
 	# named; a failed build keeps the earlier one
 	if [ -z "${cron_note:-}" ]; then
-		if [ -f "$ROOT$CRON_BUILT" ] && { [ -z "${GW_CHROOT_PG_CRON_SRC:-}" ] ||
-			grep -qF "from $GW_CHROOT_PG_CRON_SRC" "$ROOT$CRON_BUILT"; }; then
-			cron_note="built from source: $(cat "$ROOT$CRON_BUILT")"
-		elif build_cron; then
+		if { [ -f "$ROOT$CRON_BUILT" ] && cron_src_built; } || build_cron; then
 			cron_note="built from source: $(cat "$ROOT$CRON_BUILT")"
 		elif [ -f "$ROOT$CRON_BUILT" ]; then
 			cron_note="built from source: $(cat "$ROOT$CRON_BUILT") (a new build failed: $CACHE/pg-cron-$PG.log)"
@@ -341,7 +353,7 @@ setup() {
 # by a throwaway cluster that creates the extension.  Only then is the
 # build recorded ($CRON_BUILT: its version and source).
 build_cron() {
-	local log=$CACHE/pg-cron-$PG.log dir=/usr/local/src/pg-cron from
+	local log=$CACHE/pg-cron-$PG.log dir=/usr/local/src/pg-cron from rc
 	rm -rf --one-file-system "$ROOT$dir"
 	mkdir -p "$ROOT$dir"
 	if [ -n "${GW_CHROOT_PG_CRON_SRC:-}" ]; then
@@ -385,8 +397,10 @@ build_cron() {
 		rm -rf "$d"
 		exit $rc
 	EOF
-	in_root sh /tmp/gwresize-cron-check.sh >>"$log" 2>&1 || { tail -20 "$log"; return 1; }
+	in_root sh /tmp/gwresize-cron-check.sh >>"$log" 2>&1
+	rc=$?
 	rm -f "$ROOT/tmp/gwresize-cron-check.sh"
+	[ $rc = 0 ] || { tail -20 "$log"; return 1; }
 	echo "$from" >"$ROOT$CRON_BUILT"
 	echo "pg_cron $(tail -1 "$log") loads in PostgreSQL $PG"
 }
@@ -403,10 +417,12 @@ copy_tree() {
 		git -C "$GW_ROOT" archive HEAD | tar -x -C "$src" || die "git archive HEAD failed"
 		cp -a "$GW_ROOT/.git" "$src/.git"
 	elif git -C "$GW_ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-		(cd "$GW_ROOT" && git ls-files -z --cached --others --exclude-standard |
+		# every part of both pipelines counts (pipefail)
+		(set -o pipefail
+		 cd "$GW_ROOT" && git ls-files -z --cached --others --exclude-standard |
 			xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
-			tar --null -T - -cf - && tar -cf - .git) | tar -x -C "$src" -f - -i ||
-			die "could not copy the tree"
+			tar --null -T - -cf - && tar -cf - .git) | tar -x -C "$src" -f - -i
+		[ "${PIPESTATUS[*]}" = "0 0" ] || die "could not copy the tree"
 	else
 		tar -C "$GW_ROOT" --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . |
 			tar -x -C "$src" || die "could not copy the tree"
@@ -442,10 +458,8 @@ run() {
 	done
 	# in the background with wait, so that a signal to this script is
 	# handled at once (the EXIT trap ends CMD); stdin stays the caller's
-	chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
-		DEBIAN_FRONTEND=noninteractive PG_TEST_PORT_DIR="$CHROOT_PORTLOCK" \
-		PATH="$PGBIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-		"${pass[@]}" sh -c 'cd /src && exec "$@"' sh "$@" <&0 8>&- 9>&- &
+	in_root PG_TEST_PORT_DIR="$CHROOT_PORTLOCK" "${pass[@]}" \
+		sh -c 'cd /src && exec "$@"' sh "$@" <&0 &
 	wait $!
 	rc=$?
 	unmount_all "$ROOT" || rc=1
@@ -484,10 +498,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 cmd=${1:-}
 [ $# -gt 0 ] && shift
-[ "$(id -u)" = 0 ] || [ "$cmd" = status ] || die "run it as root (debootstrap, mount, chroot)"
+[ "$(id -u)" = 0 ] || [ "$cmd" = status ] || [ "$cmd" = portlock ] ||
+	die "run it as root (debootstrap, mount, chroot)"
 mkdir -p "$CACHE" 2>/dev/null
 case "$cmd" in
 status) status ;;
+portlock) portlock ;;
 setup) [ $# = 1 ] || usage; pick "$1"; setup ;;
 run) [ $# -ge 2 ] || usage; pick "$1"; shift; run "$@" ;;
 clean)

@@ -13,22 +13,29 @@ v=15
 if command -v "$pgc" >/dev/null 2>&1; then
 	v=$("$pgc" --version | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
 fi
+# pg_cron's package, where the package lists know it
+cron_pkg() {
+	apt-cache show "postgresql-$v-cron" >/dev/null 2>&1 && echo "postgresql-$v-cron"
+}
+# the packages of $* not installed
+not_installed() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			echo -n " $p"
+	done
+}
 pkgs="gcc make pkg-config postgresql-$v postgresql-server-dev-$v libcurl4-openssl-dev
       libssl-dev libkrb5-dev libipc-run-perl python3 openssl"
-if apt-cache show "postgresql-$v-cron" >/dev/null 2>&1; then
-	pkgs="$pkgs postgresql-$v-cron"
-fi
 [ "${1:-}" = sanitize ] && pkgs="$pkgs clang-14 libclang-rt-14-dev llvm-14"
-missing=""
-for p in $pkgs; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-		missing="$missing $p"
-done
+missing=$(not_installed $pkgs $(cron_pkg))
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
-	echo "installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >/dev/null
+	# on a fresh machine the lists were empty: pg_cron is known only now
+	missing=$(not_installed $pkgs $(cron_pkg))
+	echo "installing:$missing"
 	apt-get install -y -qq $missing >/dev/null
 else
 	echo "gwresize needs these Debian packages; as root run:" >&2

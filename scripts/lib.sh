@@ -3,7 +3,8 @@
 
 GW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # GW_PG_CONFIG: the pg_config of the PostgreSQL to run (scripts/sanitize.sh
-# points it at a private copy); the one in PATH by default
+# points it at a private copy; make sets it from PG_CONFIG, whatever the
+# environment says); the one in PATH by default
 GW_PG_CONFIG=${GW_PG_CONFIG:-pg_config}
 PGBIN=$("$GW_PG_CONFIG" --bindir)
 export PATH="$PGBIN:$PATH"

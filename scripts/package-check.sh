@@ -85,12 +85,16 @@ missing_pkgs() {
 }
 test_deps=$(awk '/^Depends:/ {on = 1; sub(/^Depends:/, "")} /^[A-Za-z-]+:/ && !/^Depends:/ {on = 0}
 	on {gsub(/[,@]/, " "); print}' "$SRC/debian/tests/control" | xargs)
-cron=""
-apt-cache show "postgresql-$pgv-cron" >/dev/null 2>&1 && cron="postgresql-$pgv-cron"
-need=$(missing_pkgs dpkg-dev build-essential lintian $test_deps $cron | xargs)
+# pg_cron's package, where the package lists know it
+cron_pkg() {
+	apt-cache show "postgresql-$pgv-cron" >/dev/null 2>&1 && echo "postgresql-$pgv-cron"
+}
+need=$(missing_pkgs dpkg-dev build-essential lintian $test_deps $(cron_pkg) | xargs)
 if ! (cd "$SRC" && dpkg-checkbuilddeps >/dev/null 2>&1) || [ -n "$need" ]; then
-	echo "installing: build-dependencies of debian/control${need:+ and $need}"
 	apt-get update -qq >/dev/null 2>&1
+	# on a fresh machine the lists were empty: pg_cron is known only now
+	need=$(missing_pkgs dpkg-dev build-essential lintian $test_deps $(cron_pkg) | xargs)
+	echo "installing: build-dependencies of debian/control${need:+ and $need}"
 	(cd "$SRC" && apt-get build-dep -y -qq ./ >"$WORK/apt-deps.log" 2>&1) &&
 		{ [ -z "$need" ] || apt-get install -y -qq $need >>"$WORK/apt-deps.log" 2>&1; } ||
 		{ tail -20 "$WORK/apt-deps.log"; nok "install the build and test dependencies"; finish; }
@@ -223,17 +227,25 @@ fi
 # test on a part of the suite: the whole suite ran on the build there
 # (make test-versions)
 if [ -z "${GW_PACKAGE_IN_CHROOT:-}" ]; then
+	# the tree packaged here: HEAD (--head), or as it is on disk
+	tree=--head
+	[ -n "${GW_PACKAGE_UNCOMMITTED:-}" ] && tree=
 	for v in ${GW_PACKAGE_VERSIONS-17 18 19}; do
 		[ "$v" = "$pgv" ] && continue
 		phase "PostgreSQL $v: make package-check in its chroot"
 		GW_PACKAGE_IN_CHROOT=1 TAP_TESTS="$PKG_TAP" \
-			scripts/chroot.sh run "$v" --head -- scripts/package-check.sh >"$WORK/chroot-$v.log" 2>&1
-		last=$(tail -n 1 "$WORK/chroot-$v.log")
+			scripts/chroot.sh run "$v" $tree -- scripts/package-check.sh >"$WORK/chroot-$v.log" 2>&1
+		rc=$?
+		# the last summary line: the chroot's clean-up may write after it
+		last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK/chroot-$v.log" | tail -n 1)
 		grep -E '^(ok|not ok) - |^PostgreSQL [0-9]+ \(' "$WORK/chroot-$v.log" | sed "s/^/  $v: /"
 		if [[ "$last" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
 			pass=$((pass + BASH_REMATCH[1]))
 			fail=$((fail + BASH_REMATCH[2]))
 			echo "PostgreSQL $v: $last"
+			if [ "$rc" != 0 ] && [ "${BASH_REMATCH[2]}" = 0 ]; then
+				nok "PostgreSQL $v: package-check in its chroot exited with $rc"
+			fi
 			[ "${BASH_REMATCH[2]}" != 0 ] && { failed_names+=("package-$v"); tail -40 "$WORK/chroot-$v.log"; }
 		else
 			tail -40 "$WORK/chroot-$v.log"

@@ -20,29 +20,36 @@ cd "$(dirname "$0")/.."
 VERSIONS=${GW_VERSIONS:-"15 17 18 19"}
 JOBS=${GW_VERSION_JOBS:-2}
 OUT=$(mktemp -d /tmp/gwresize-versions.XXXXXX)
-export PG_TEST_PORT_DIR=${GW_CHROOT_CACHE:-/var/cache/gwresize/chroot}/portlock
-mkdir -p -m 1777 "$PG_TEST_PORT_DIR"
-chmod 1777 "$PG_TEST_PORT_DIR"
+# the host's suites reserve their ports where the chroots' do
+if PG_TEST_PORT_DIR=$(scripts/chroot.sh portlock); then
+	export PG_TEST_PORT_DIR
+fi
 
 host=$(pg_config --version 2>/dev/null | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
 
 # one NN: its suite into $OUT/NN.log, "passed failed setup_s suite_s" into $OUT/NN.sum
 one() {
-	local v=$1 log="$OUT/$1.log" t0=$SECONDS t1 last
+	local v=$1 log="$OUT/$1.log" t0=$SECONDS t1 last rc f
 	if [ "$v" = "$host" ]; then
 		t1=$SECONDS
 		make -s test PG_CONFIG="$(pg_config --bindir)/pg_config" >"$log" 2>&1
-	else
-		scripts/chroot.sh setup "$v" >"$log" 2>&1 || echo "0 passed, 1 failed" >>"$log"
+		rc=$?
+	elif scripts/chroot.sh setup "$v" >"$log" 2>&1; then
 		t1=$SECONDS
-		if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$log"; then
-			scripts/chroot.sh run "$v" -- make -s test \
-				PG_CONFIG="/usr/lib/postgresql/$v/bin/pg_config" >>"$log" 2>&1
-		fi
+		scripts/chroot.sh run "$v" -- make -s test \
+			PG_CONFIG="/usr/lib/postgresql/$v/bin/pg_config" >>"$log" 2>&1
+		rc=$?
+	else
+		t1=$SECONDS
+		echo "the chroot of PostgreSQL $v could not be set up" >>"$log"
+		rc=1
 	fi
 	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
 	if [[ "$last" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-		echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]} $((t1 - t0)) $((SECONDS - t1))" >"$OUT/$v.sum"
+		f=${BASH_REMATCH[2]}
+		# a failing exit with no failure counted still fails
+		[ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
+		echo "${BASH_REMATCH[1]} $f $((t1 - t0)) $((SECONDS - t1))" >"$OUT/$v.sum"
 	else
 		echo "0 1 $((t1 - t0)) $((SECONDS - t1))" >"$OUT/$v.sum"
 	fi
@@ -58,16 +65,13 @@ report() {
 	fi
 }
 
-# reap: wait for one version to end, report each that has
+# reap: wait for one version to end, and report it
 declare -A running=()
 reap() {
 	local p
-	wait -n
-	for p in "${!running[@]}"; do
-		kill -0 "$p" 2>/dev/null && continue
-		report "${running[$p]}"
-		unset "running[$p]"
-	done
+	wait -n -p p
+	report "${running[$p]}"
+	unset "running[$p]"
 }
 T0=$SECONDS
 for v in $VERSIONS; do
