@@ -175,8 +175,7 @@ signed_request(GwServer *server, const char *endpoint, const GwCreds *creds,
 		initStringInfo(&sig);
 		gw_acs_rpc_string_to_sign(&sts, req->method, kv, n);	/* sorts kv */
 		gw_acs_rpc_signature(&sig, creds->secret, sts.data);
-		explicit_bzero(sts.data, sts.len);
-		pfree(sts.data);
+		gw_free_secret_buf(&sts);
 		enlargeStringInfo(&url, gw_kv_room(kv, n));
 		gw_canonical_query(&url, kv, n);
 		appendStringInfoString(&url, "&Signature=");
@@ -219,8 +218,7 @@ signed_request(GwServer *server, const char *endpoint, const GwCreds *creds,
 								  hv, nh, EMPTY_SHA256);
 		gw_acs3_authorization(&auth, creds->access_key, creds->secret,
 							  cr.data, sh.data);
-		explicit_bzero(cr.data, cr.len);
-		pfree(cr.data);
+		gw_free_secret_buf(&cr);
 		gw_canonical_query(&url, kv, n);
 		appendStringInfoString(&shown, query_shown(kv, n));
 		gw_add_header(req, "x-acs-action", action, false);

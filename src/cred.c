@@ -45,12 +45,8 @@ keep(const char *s)
 static void
 wipe(char **s)
 {
-	if (*s)
-	{
-		explicit_bzero(*s, strlen(*s));
-		pfree(*s);
-		*s = NULL;
-	}
+	gw_free_secret(*s);
+	*s = NULL;
 }
 
 /* zero s unless it is one of the strings of keep (NULL-safe) */
@@ -165,8 +161,7 @@ fingerprint(const GwServer *s, const GwCreds *c)
 	for (i = 0; i < lengthof(parts); i++)
 		appendStringInfo(&b, "%s|", parts[i] ? parts[i] : "");
 	h = hash_bytes((const unsigned char *) b.data, b.len);
-	explicit_bzero(b.data, b.len);
-	pfree(b.data);
+	gw_free_secret_buf(&b);
 	return h;
 }
 

@@ -356,6 +356,8 @@ extern void gw_mask_add_creds(GwMask *m, const GwCreds *c);
 extern char *gw_mask_text(const GwMask *m, char *text, int len);
 extern void gw_mask_body(const GwMask *m, StringInfo body);
 extern bool gw_mask_outcome(const GwMask *m, GwOutcome *out);
+extern void gw_free_secret(char *s);
+extern void gw_free_secret_buf(StringInfo buf);
 
 /*
  * GwProviderRoutine

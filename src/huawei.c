@@ -105,8 +105,7 @@ authenticate(GwHttpRequest *req, const GwCreds *creds, const char *host,
 								 hv, nh, req->body, req->body_len);
 		gw_sdk_authorization(&auth, creds->access_key, creds->secret, date,
 							 cr.data, sh.data);
-		explicit_bzero(cr.data, cr.len);
-		pfree(cr.data);
+		gw_free_secret_buf(&cr);
 		if (project_id)
 			gw_add_header(req, "X-Project-Id", project_id, false);
 		gw_add_header(req, "X-Sdk-Date", date, false);

@@ -255,8 +255,7 @@ scan_scalar(void *state, char *token, JsonTokenType tokentype)
 			}
 		}
 	}
-	explicit_bzero(token, strlen(token));
-	pfree(token);
+	gw_free_secret(token);
 	GW_JSON_ACTION_DONE;
 }
 
@@ -305,11 +304,9 @@ gw_json_fields(const char *body, int len, const char *const *paths, int n,
 	gw_json_lex_free(lex);
 	if (!ok)
 		for (i = 0; i < n; i++)
-			if (values[i])
-			{
-				explicit_bzero(values[i], strlen(values[i]));
-				pfree(values[i]);
-				values[i] = NULL;
-			}
+		{
+			gw_free_secret(values[i]);
+			values[i] = NULL;
+		}
 	return ok;
 }

@@ -156,6 +156,29 @@ mask_one(const char *text, int len, const char *s, int slen)
 }
 
 /*
+ * gw_free_secret, gw_free_secret_buf
+ *		Zero, then free, a string (NULL-safe) or a StringInfo's buffer that
+ *		held a secret: freed memory is not cleared, and is reused later.
+ */
+void
+gw_free_secret(char *s)
+{
+	if (s)
+	{
+		explicit_bzero(s, strlen(s));
+		pfree(s);
+	}
+}
+
+void
+gw_free_secret_buf(StringInfo buf)
+{
+	explicit_bzero(buf->data, buf->len);
+	pfree(buf->data);
+	buf->data = NULL;
+}
+
+/*
  * gw_mask_new, gw_mask_add, gw_mask_add_creds
  *		A set of secrets to mask: each secret value of a set of credentials
  *		(the secret key, security token, IAM token, password, metadata
@@ -230,10 +253,7 @@ gw_mask_text(const GwMask *m, char *text, int len)
 		if (masked)
 		{
 			if (text != given)
-			{
-				explicit_bzero(text, len);
-				pfree(text);
-			}
+				gw_free_secret(text);
 			text = masked;
 			len = strlen(masked);
 		}
@@ -301,8 +321,7 @@ gw_mask_outcome(const GwMask *m, GwOutcome *out)
 		if (masked && response != given)
 		{
 			/* the decoded text quoted a secret: it goes */
-			explicit_bzero(response, strlen(response));
-			pfree(response);
+			gw_free_secret(response);
 		}
 	}
 	return masked;
