@@ -168,5 +168,14 @@ is(su(q{SELECT coalesce(string_agg(DISTINCT who || ': ' || what, ', '), 'nothing
 	FROM public.captured WHERE who <> 'mallory'}),
 	'nothing', 'still none of her operators ran as another role');
 is(su(q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f', 'nor is she a superuser');
+
+# the control: each of her operators fires when an expression of its shape
+# reaches it (her own session, public first), so the checks above could fail
+($rc, $out, $err) = as_mallory(q{DELETE FROM public.captured;
+SELECT 1 * interval '1 second', 1.5 * 2, 1.5 / 2::bigint,
+  'a'::text || 'b'::name, '{"x": 1}'::jsonb ->> 'x'::text, 1::bigint = 1::bigint});
+is($rc, 0, 'control: she uses the six shapes herself') or diag($err);
+is(su(q{SELECT count(DISTINCT what) FROM public.captured WHERE who = 'mallory'}), '6',
+	'control: each of her six operators ran, as her');
 $node->stop;
 done_testing();

@@ -68,6 +68,9 @@ is($node->safe_psql('postgres', ali('aux-a', 'ali_role')), 'accepted|',
 	'aliyun: after three credential steps the read is retried once');
 is($node->safe_psql('postgres', hw('aux-h', 'hw_agency')), 'accepted|',
 	'huawei: after two (a session token, the agency\'s keys) with max_retries 2, likewise');
+is(mock_count($mock, instance_id => 'aux-a', action => 'DescribeInstances', status => 503)
+	  + mock_count($mock, instance_id => 'aux-h', action => 'show', status => 503),
+	2, '... the read of each was the one answered 503');
 
 # -- a synchronous call refused by the worker: the whole error (matched with
 #    ok(=~), not like(): a failure must not print what may hold a secret)
