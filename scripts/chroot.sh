@@ -14,6 +14,7 @@
 #                                         exits with CMD's status
 #   scripts/chroot.sh clean NN|all        unmount and remove the chroot
 #   scripts/chroot.sh status              the chroots, their size and mounts
+#   scripts/chroot.sh versions            the versions it has a chroot for
 #   scripts/chroot.sh portlock            make sure the directory where suites
 #                                         reserve their ports exists, and
 #                                         print it (the host's suites use it
@@ -84,12 +85,14 @@ phase() { echo "== $1 [$((SECONDS - T0)) s]"; }
 # ---- what a version needs
 
 # pick NN: SUITE, ROOT, PGBIN and the package lists for PostgreSQL NN
+# the versions with a chroot, and the Debian suite of each
+VERSIONS="17 18 19"
 pick() {
 	PG=$1
 	case "$PG" in
 	17) SUITE=trixie ;;
 	18 | 19) SUITE=sid ;;
-	*) die "PostgreSQL $PG: no chroot for it (17, 18 or 19)" ;;
+	*) die "PostgreSQL $PG: no chroot for it ($VERSIONS)" ;;
 	esac
 	ROOT=$CACHE/$SUITE-pg$PG
 	PGBIN=/usr/lib/postgresql/$PG/bin
@@ -498,18 +501,19 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 cmd=${1:-}
 [ $# -gt 0 ] && shift
-[ "$(id -u)" = 0 ] || [ "$cmd" = status ] || [ "$cmd" = portlock ] ||
+[ "$(id -u)" = 0 ] || [ "$cmd" = status ] || [ "$cmd" = portlock ] || [ "$cmd" = versions ] ||
 	die "run it as root (debootstrap, mount, chroot)"
 mkdir -p "$CACHE" 2>/dev/null
 case "$cmd" in
 status) status ;;
 portlock) portlock ;;
+versions) echo "$VERSIONS" ;;
 setup) [ $# = 1 ] || usage; pick "$1"; setup ;;
 run) [ $# -ge 2 ] || usage; pick "$1"; shift; run "$@" ;;
 clean)
 	[ $# = 1 ] || usage
 	if [ "$1" = all ]; then
-		for v in 17 18 19; do pick "$v"; clean; done
+		for v in $VERSIONS; do pick "$v"; clean; done
 	else
 		pick "$1"; clean
 	fi

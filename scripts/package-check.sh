@@ -21,7 +21,7 @@
 #                             installed before)
 #   GW_PACKAGE_OUT=DIR        copy the built .deb files there
 #   GW_PACKAGE_VERSIONS       the other versions to check, each in its
-#                             chroot (scripts/chroot.sh; default "17 18 19";
+#                             chroot (default: scripts/chroot.sh versions;
 #                             "" for the host's alone)
 set -u
 cd "$(dirname "$0")/.."
@@ -230,7 +230,7 @@ if [ -z "${GW_PACKAGE_IN_CHROOT:-}" ]; then
 	# the tree packaged here: HEAD (--head), or as it is on disk
 	tree=--head
 	[ -n "${GW_PACKAGE_UNCOMMITTED:-}" ] && tree=
-	for v in ${GW_PACKAGE_VERSIONS-17 18 19}; do
+	for v in ${GW_PACKAGE_VERSIONS-$(scripts/chroot.sh versions)}; do
 		[ "$v" = "$pgv" ] && continue
 		phase "PostgreSQL $v: make package-check in its chroot"
 		GW_PACKAGE_IN_CHROOT=1 TAP_TESTS="$PKG_TAP" \

@@ -5,7 +5,8 @@
 # Debian suite that packages it (scripts/chroot.sh: set up on first use,
 # cached after).  As root.
 #
-#   GW_VERSIONS      the versions (default "15 17 18 19")
+#   GW_VERSIONS      the versions (default: the host's, 15 on Debian 12, and
+#                    those scripts/chroot.sh has a chroot for: "15 17 18 19")
 #   GW_VERSION_JOBS  how many run at once (default 2): a suite spends most
 #                    of its time waiting (timeouts, polls, restarts), not
 #                    computing; they share one network, and reserve their
@@ -17,7 +18,6 @@
 # a directory under /tmp when something failed.
 set -u
 cd "$(dirname "$0")/.."
-VERSIONS=${GW_VERSIONS:-"15 17 18 19"}
 JOBS=${GW_VERSION_JOBS:-2}
 OUT=$(mktemp -d /tmp/gwresize-versions.XXXXXX)
 # the host's suites reserve their ports where the chroots' do
@@ -26,6 +26,8 @@ if PG_TEST_PORT_DIR=$(scripts/chroot.sh portlock); then
 fi
 
 host=$(pg_config --version 2>/dev/null | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
+# by default the host's version and those with a chroot
+VERSIONS=${GW_VERSIONS:-$(printf '%s\n' $host $(scripts/chroot.sh versions) | sort -un | xargs)}
 
 # one NN: its suite into $OUT/NN.log, "passed failed setup_s suite_s" into $OUT/NN.sum
 one() {
